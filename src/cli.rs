@@ -1,0 +1,174 @@
+//! The `obgw` command line: serve, migrate, print the spec, regenerate dev
+//! certificates, and let bank IT manage TPP clients.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+
+use crate::app::Application;
+use crate::clock::{Clock, SystemClock};
+use crate::config::Config;
+use crate::oauth::clients::{ClientRegistry, ClientStatus, ClientUpdate, NewClient, parse_scopes};
+use crate::store::Store;
+use crate::tls::ClientCertificate;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "obgw",
+    version,
+    about = "Open Banking gateway (Berlin Group NextGenPSD2, FAPI-grade OAuth 2.0)"
+)]
+pub struct Cli {
+    /// A TOML configuration file (see obgw.example.toml). OBGW_* variables override it.
+    #[arg(long, global = true, env = "OBGW_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the gateway (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Print the OpenAPI document to stdout.
+    Openapi,
+    /// Regenerate the development CA, server and demo-TPP certificates.
+    Certs {
+        /// Where to write them.
+        #[arg(long, default_value = "certs")]
+        dir: PathBuf,
+    },
+    /// Register, list, update and disable TPP clients.
+    #[command(subcommand)]
+    Clients(ClientsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClientsCommand {
+    /// Register a TPP bound to a certificate; prints {"client_id": "..."}.
+    Add(AddClient),
+    /// List registered clients as JSON.
+    List,
+    /// Change a client; --cert rebinds it to a renewed certificate, keeping its consents.
+    Update(UpdateClient),
+    /// Disable a client: its certificate is refused from now on.
+    Disable { client_id: String },
+}
+
+#[derive(Debug, Args)]
+pub struct AddClient {
+    #[arg(long)]
+    pub name: String,
+    /// An exact redirect URI; repeat for several.
+    #[arg(long = "redirect-uri", required = true)]
+    pub redirect_uris: Vec<String>,
+    /// The TPP's client certificate (PEM).
+    #[arg(long)]
+    pub cert: PathBuf,
+    /// Comma-separated: accounts, payments, fundsconfirmations.
+    #[arg(long, default_value = "accounts,payments,fundsconfirmations")]
+    pub scopes: String,
+}
+
+#[derive(Debug, Args)]
+pub struct UpdateClient {
+    pub client_id: String,
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Replaces all redirect URIs; repeat for several.
+    #[arg(long = "redirect-uri")]
+    pub redirect_uris: Vec<String>,
+    #[arg(long)]
+    pub cert: Option<PathBuf>,
+    #[arg(long)]
+    pub scopes: Option<String>,
+    /// Re-enable a disabled client.
+    #[arg(long)]
+    pub enable: bool,
+}
+
+/// Runs the parsed command line.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = Config::load(cli.config.as_deref())?;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => {
+            crate::telemetry::init(&config.log);
+            let app = Application::build(config).await?;
+            app.run_until_stopped().await?;
+        }
+        Command::Migrate => {
+            crate::telemetry::init(&config.log);
+            let store = crate::app::open_store(&config).await?;
+            tracing::info!(backend = ?store.backend(), "database is up to date");
+        }
+        Command::Openapi => print!("{}", crate::http::openapi_json()),
+        Command::Certs { dir } => {
+            crate::tls::devcerts::write_dev_certs(&dir, SystemClock.now())?;
+            eprintln!(
+                "wrote ca.pem, ca.key, server.pem, server.key, demo-tpp.pem, demo-tpp.key to {}",
+                dir.display()
+            );
+        }
+        Command::Clients(cmd) => {
+            let store = crate::app::open_store(&config).await?;
+            tokio::task::spawn_blocking(move || clients(cmd, store))
+                .await
+                .context("clients command failed")??;
+        }
+    }
+    Ok(())
+}
+
+fn clients(cmd: ClientsCommand, store: Store) -> anyhow::Result<()> {
+    let registry = ClientRegistry::new(store);
+    let now = SystemClock.now();
+    match cmd {
+        ClientsCommand::Add(add) => {
+            let certificate = ClientCertificate::from_pem_file(&add.cert)?;
+            let client = registry.add_blocking(
+                &NewClient {
+                    client_id: None,
+                    name: add.name,
+                    redirect_uris: add.redirect_uris,
+                    certificate,
+                    scopes: parse_scopes(&add.scopes)?,
+                },
+                now,
+            )?;
+            println!("{}", serde_json::json!({ "client_id": client.client_id }));
+        }
+        ClientsCommand::List => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&registry.list_blocking()?)?
+            );
+        }
+        ClientsCommand::Update(u) => {
+            let update = ClientUpdate {
+                name: u.name,
+                redirect_uris: (!u.redirect_uris.is_empty()).then_some(u.redirect_uris),
+                certificate: u
+                    .cert
+                    .as_deref()
+                    .map(ClientCertificate::from_pem_file)
+                    .transpose()?,
+                scopes: u.scopes.as_deref().map(parse_scopes).transpose()?,
+                status: u.enable.then_some(ClientStatus::Active),
+            };
+            let client = registry.update_blocking(&u.client_id, &update, now)?;
+            println!("{}", serde_json::to_string_pretty(&client)?);
+        }
+        ClientsCommand::Disable { client_id } => {
+            let update = ClientUpdate {
+                status: Some(ClientStatus::Disabled),
+                ..ClientUpdate::default()
+            };
+            let client = registry.update_blocking(&client_id, &update, now)?;
+            println!("{}", serde_json::to_string_pretty(&client)?);
+        }
+    }
+    Ok(())
+}

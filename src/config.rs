@@ -1,0 +1,322 @@
+//! One typed configuration, loaded once (TOML file, then `OBGW_*` environment
+//! overrides) and passed down. Every key and its default is documented in
+//! `obgw.example.toml`, which a test keeps in sync with [`Config::default`].
+
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub tls: TlsConfig,
+    pub database: DatabaseConfig,
+    pub log: LogConfig,
+    pub oauth: OAuthConfig,
+    pub core: CoreConfig,
+    pub sandbox: SandboxConfig,
+    pub metrics: MetricsConfig,
+    pub rate_limits: RateLimitsConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// The public listener: TLS without client certificates (PSU pages, docs, ops).
+    pub public_addr: String,
+    /// The mTLS listener: every TPP call; a client certificate is required.
+    pub mtls_addr: String,
+    /// HTTP worker threads per listener; 0 means one per CPU core.
+    pub workers: usize,
+    /// Largest accepted request body, in bytes.
+    pub max_body_bytes: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            public_addr: "127.0.0.1:8443".into(),
+            mtls_addr: "127.0.0.1:8444".into(),
+            workers: 0,
+            max_body_bytes: 64 * 1024,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsConfig {
+    /// The server certificate chain (PEM) both listeners present.
+    pub server_cert: PathBuf,
+    /// The server's private key (PEM).
+    pub server_key: PathBuf,
+    /// The CA bundle (PEM) TPP client certificates must chain to.
+    pub client_ca: PathBuf,
+}
+
+impl Default for TlsConfig {
+    fn default() -> Self {
+        TlsConfig {
+            server_cert: "certs/server.pem".into(),
+            server_key: "certs/server.key".into(),
+            client_ca: "certs/ca.pem".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// A SQLite path (or `sqlite://PATH`), or a `postgres://` URL.
+    pub url: String,
+    /// Pooled connections.
+    pub max_connections: u32,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig {
+            url: "data/obgw.db".into(),
+            max_connections: 8,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// A tracing `EnvFilter` directive, e.g. `info` or `obgw=debug,info`.
+    pub filter: String,
+    /// `pretty` (human) or `json` (one object a line); logs go to stdout.
+    pub format: LogFormat,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            filter: "info".into(),
+            format: LogFormat::Pretty,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OAuthConfig {
+    /// The issuer URL; empty means `https://<public address as bound>`.
+    pub issuer: String,
+    /// Access-token lifetime in seconds.
+    pub access_token_ttl: u64,
+}
+
+impl Default for OAuthConfig {
+    fn default() -> Self {
+        OAuthConfig {
+            issuer: String::new(),
+            access_token_ttl: 300,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CoreAdapterKind {
+    /// The built-in ledger in the gateway's own database.
+    Sandbox,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CoreConfig {
+    /// Which core-banking adapter serves accounts and payments.
+    pub adapter: CoreAdapterKind,
+}
+
+impl Default for CoreConfig {
+    fn default() -> Self {
+        CoreConfig {
+            adapter: CoreAdapterKind::Sandbox,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SandboxConfig {
+    /// The 8-digit bank code in this instance's IBANs (`DEkk` + bank code + account).
+    pub bank_code: String,
+    /// Seed the demo PSUs, accounts and history on first start.
+    pub seed: bool,
+    /// Days of transaction history the seed generates.
+    pub history_days: u32,
+    /// Register (and keep bound) the `demo-tpp` client to `demo_client_cert`.
+    pub demo_client: bool,
+    /// The demo TPP's certificate (PEM).
+    pub demo_client_cert: PathBuf,
+    /// The demo TPP's registered redirect URI.
+    pub demo_redirect_uri: String,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        SandboxConfig {
+            bank_code: "99912345".into(),
+            seed: true,
+            history_days: 180,
+            demo_client: true,
+            demo_client_cert: "certs/demo-tpp.pem".into(),
+            demo_redirect_uri: "http://127.0.0.1:9090/callback".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Serve `/metrics` to non-loopback callers too.
+    pub allow_remote: bool,
+}
+
+/// A token-bucket quota: a sustained rate and a burst.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuotaConfig {
+    pub per_second: u32,
+    pub burst: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimitsConfig {
+    /// `/v1`, `/v2` and other TPP API calls on the mTLS listener, per TPP client.
+    pub tpp_api: QuotaConfig,
+    /// `/oauth/*` on the mTLS listener, per TPP client.
+    pub oauth: QuotaConfig,
+    /// Everything on the public listener, per source IP.
+    pub public: QuotaConfig,
+}
+
+impl Default for RateLimitsConfig {
+    fn default() -> Self {
+        RateLimitsConfig {
+            tpp_api: QuotaConfig {
+                per_second: 100,
+                burst: 200,
+            },
+            oauth: QuotaConfig {
+                per_second: 20,
+                burst: 40,
+            },
+            public: QuotaConfig {
+                per_second: 20,
+                burst: 60,
+            },
+        }
+    }
+}
+
+/// Short environment names DESIGN.md promises, mapped to their keys.
+const ENV_ALIASES: &[(&str, &str)] = &[
+    ("public_addr", "server.public_addr"),
+    ("mtls_addr", "server.mtls_addr"),
+    ("database_url", "database.url"),
+    ("log", "log.filter"),
+    ("log_format", "log.format"),
+    ("issuer", "oauth.issuer"),
+    ("access_token_ttl", "oauth.access_token_ttl"),
+];
+
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {0}")]
+pub struct ConfigError(String);
+
+impl Config {
+    /// Loads defaults, then the TOML file (if given), then the environment:
+    /// the aliases above, and `OBGW_SECTION__KEY` for any other key
+    /// (e.g. `OBGW_SANDBOX__BANK_CODE`). Other `OBGW_*` variables are ignored.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = file {
+            if !path.exists() {
+                return Err(ConfigError(format!("{} does not exist", path.display())));
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        let env = Env::prefixed("OBGW_").filter_map(|key| {
+            let key = key.as_str().to_ascii_lowercase();
+            if let Some((_, target)) = ENV_ALIASES.iter().find(|(alias, _)| *alias == key) {
+                Some((*target).to_owned().into())
+            } else if key.contains("__") {
+                Some(key.replace("__", ".").into())
+            } else {
+                None
+            }
+        });
+        let config: Config = figment
+            .merge(env)
+            .extract()
+            .map_err(|e| ConfigError(e.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bank_code = &self.sandbox.bank_code;
+        if bank_code.len() != 8 || !bank_code.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(ConfigError("sandbox.bank_code must be 8 digits".into()));
+        }
+        for (name, q) in [
+            ("tpp_api", self.rate_limits.tpp_api),
+            ("oauth", self.rate_limits.oauth),
+            ("public", self.rate_limits.public),
+        ] {
+            if q.per_second == 0 || q.burst == 0 {
+                return Err(ConfigError(format!(
+                    "rate_limits.{name}: per_second and burst must be at least 1"
+                )));
+            }
+        }
+        if self.oauth.access_token_ttl == 0 {
+            return Err(ConfigError(
+                "oauth.access_token_ttl must be positive".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_file_documents_every_key_with_its_default() {
+        let text = include_str!("../obgw.example.toml");
+        let from_file: Config = toml::from_str(text).expect("example parses into Config");
+        assert_eq!(
+            from_file,
+            Config::default(),
+            "example values must be the defaults"
+        );
+
+        // Every key the struct has appears in the file, not merely defaulted.
+        let file_value: toml::Value = toml::from_str(text).unwrap();
+        let default_value = toml::Value::try_from(Config::default()).unwrap();
+        assert_eq!(file_value, default_value, "example must list every key");
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        assert!(toml::from_str::<Config>("[server]\npublic_adr = \"x\"").is_err());
+    }
+}

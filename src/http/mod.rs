@@ -1,0 +1,201 @@
+//! Transport: routing, extractors, middleware, and mapping errors to the wire.
+//!
+//! Invariant: only `http/` knows about actix and wire JSON. Handlers extract, call
+//! one domain function, and map the result. Routes are registered through
+//! `utoipa-actix-web`, so a handler cannot be routed without being documented.
+
+pub mod errors;
+pub mod middleware;
+pub mod ops;
+pub mod whoami;
+
+use std::sync::Arc;
+
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use utoipa::OpenApi;
+use utoipa::openapi::security::SecurityScheme;
+use utoipa_actix_web::AppExt;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::core::CoreBanking;
+use crate::http::errors::{ApiError, OAuthError};
+use crate::metrics::Metrics;
+use crate::oauth::clients::ClientRegistry;
+use crate::ratelimit::RateLimiter;
+use crate::store::Store;
+
+/// Everything handlers share, built once at start and passed as `web::Data`.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub store: Store,
+    pub core: Arc<dyn CoreBanking>,
+    pub clock: Arc<dyn Clock>,
+    pub clients: ClientRegistry,
+    pub metrics: Metrics,
+    pub limiter: Arc<dyn RateLimiter>,
+    /// The issuer URL (`https://<public address>` unless configured).
+    pub issuer: String,
+    /// Base URL of the mTLS listener.
+    pub mtls_base_url: String,
+}
+
+impl std::fmt::Debug for dyn CoreBanking {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "CoreBanking({})", self.name())
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "obgw — Open Banking gateway",
+        description = "Berlin Group NextGenPSD2-style API (`/v1`, `/v2`) and the gateway's own OAuth 2.0 \
+authorization server. Two listeners: the **public** one (TLS; PSU pages, discovery, docs, operations) and \
+the **mTLS** one (a client certificate issued under the bank's TPP CA is required by the TLS handshake; \
+every TPP call). Every `/v1` and `/v2` request carries `X-Request-ID` (a UUID), which is echoed. Errors \
+on `/v1` are Berlin Group `tppMessages`; on `/oauth` they follow RFC 6749.",
+        license(name = "Apache-2.0")
+    ),
+    servers(
+        (url = "https://127.0.0.1:8443", description = "public listener (sandbox default)"),
+        (url = "https://127.0.0.1:8444", description = "mTLS listener (sandbox default)")
+    ),
+    modifiers(&SecuritySchemes),
+    components(schemas(errors::TppErrorBody, errors::TppMessage, errors::OAuthErrorBody))
+)]
+struct ApiDoc;
+
+struct SecuritySchemes;
+
+impl utoipa::Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "mtls",
+            SecurityScheme::MutualTls {
+                description: Some(
+                    "A TLS client certificate issued under the bank's TPP CA and registered for the \
+client (RFC 8705 tls_client_auth). Required by the mTLS listener's handshake."
+                        .into(),
+                ),
+                deprecated: None,
+                extensions: None,
+            },
+        );
+    }
+}
+
+/// Routes of the public listener.
+pub fn public_routes(cfg: &mut ServiceConfig) {
+    cfg.service(ops::healthz)
+        .service(ops::readyz)
+        .service(ops::metrics);
+}
+
+/// Routes of the mTLS listener.
+pub fn mtls_routes(cfg: &mut ServiceConfig) {
+    cfg.service(whoami::whoami);
+}
+
+/// The OpenAPI document of both listeners, generated from the registered routes.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let (_, mut spec) = actix_web::App::new()
+        .into_utoipa_app()
+        .openapi(ApiDoc::openapi())
+        .configure(public_routes)
+        .split_for_parts();
+    let (_, mtls) = actix_web::App::new()
+        .into_utoipa_app()
+        .configure(mtls_routes)
+        .split_for_parts();
+    spec.merge(mtls);
+    // utoipa-actix-web's default document carries its own info; ours wins.
+    spec.info = ApiDoc::openapi().info;
+    spec
+}
+
+/// The spec as the committed `openapi/openapi.json` holds it.
+pub fn openapi_json() -> String {
+    let mut text = openapi().to_pretty_json().unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+/// `GET /openapi.json` (registered outside the documented routes).
+pub async fn openapi_document(spec: web::Data<String>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(spec.get_ref().clone())
+}
+
+/// Malformed JSON, wrong types and oversized bodies on `/v1`: 400 `FORMAT_ERROR`
+/// naming the problem (413 for size), never a 500.
+pub fn json_config(limit: usize) -> web::JsonConfig {
+    web::JsonConfig::default()
+        .limit(limit)
+        .error_handler(|err, _req| {
+            let api = match &err {
+                actix_web::error::JsonPayloadError::Overflow { .. }
+                | actix_web::error::JsonPayloadError::OverflowKnownLength { .. } => ApiError::new(
+                    actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
+                    "FORMAT_ERROR",
+                    "The request body is too large.",
+                ),
+                actix_web::error::JsonPayloadError::ContentType => ApiError::new(
+                    actix_web::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "UNSUPPORTED_MEDIA_TYPE",
+                    "Content-Type must be application/json.",
+                ),
+                actix_web::error::JsonPayloadError::Deserialize(e) => {
+                    ApiError::format(format!("Invalid JSON body: {e}"))
+                }
+                _ => ApiError::format("Invalid JSON body."),
+            };
+            actix_web::error::InternalError::from_response(err, api.error_response()).into()
+        })
+}
+
+pub fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default().error_handler(|err, _req| {
+        let api = ApiError::format(format!("Invalid query parameters: {err}"));
+        actix_web::error::InternalError::from_response(err, api.error_response()).into()
+    })
+}
+
+pub fn path_config() -> web::PathConfig {
+    web::PathConfig::default().error_handler(|err, _req| {
+        let api = ApiError::format(format!("Invalid path parameter: {err}"));
+        actix_web::error::InternalError::from_response(err, api.error_response()).into()
+    })
+}
+
+/// Form bodies (the `/oauth` endpoints): RFC 6749 `invalid_request`.
+pub fn form_config(limit: usize) -> web::FormConfig {
+    web::FormConfig::default()
+        .limit(limit)
+        .error_handler(|err, _req| {
+            let oauth = OAuthError::invalid_request(format!("Invalid form body: {err}"));
+            actix_web::error::InternalError::from_response(err, oauth.error_response()).into()
+        })
+}
+
+/// Unknown paths and methods: 404 in the surface's format.
+pub async fn not_found(req: HttpRequest) -> HttpResponse {
+    match errors::Surface::of(req.path()) {
+        errors::Surface::OAuth => OAuthError::new(
+            actix_web::http::StatusCode::NOT_FOUND,
+            "invalid_request",
+            "No such endpoint.",
+        )
+        .error_response(),
+        errors::Surface::PsuPage => errors::html_error(
+            actix_web::http::StatusCode::NOT_FOUND,
+            "Not found",
+            "This page does not exist.",
+        ),
+        errors::Surface::BerlinGroup => ApiError::not_found().error_response(),
+    }
+}

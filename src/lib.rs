@@ -1,0 +1,34 @@
+//! obgw: an Open Banking gateway (Berlin Group NextGenPSD2, FAPI-grade OAuth 2.0)
+//! in front of a pluggable core-banking adapter.
+//!
+//! Data flows one way: transport → policy → domain → adapters/storage. The module
+//! list below is that architecture; `ARCHITECTURE.md` walks through it.
+
+/// Start-up: build state, bind the two listeners, serve.
+pub mod app;
+/// The command line.
+pub mod cli;
+/// Injected time.
+pub mod clock;
+/// The one typed configuration.
+pub mod config;
+/// The core-banking adapter trait and its sandbox ledger.
+pub mod core;
+/// Value types parsed at the boundary (IBAN, currency, money).
+pub mod domain;
+/// Transport: actix routes, middleware, wire errors, docs.
+pub mod http;
+/// Prometheus metrics.
+pub mod metrics;
+/// The authorization server: TPP clients (and, next, grants, tokens, the PSU page).
+pub mod oauth;
+/// Keyed rate limits.
+pub mod ratelimit;
+/// Secrets as types.
+pub mod secret;
+/// Diesel storage over SQLite or PostgreSQL.
+pub mod store;
+/// Tracing set-up.
+pub mod telemetry;
+/// rustls configs, client-certificate identity, dev certificates.
+pub mod tls;

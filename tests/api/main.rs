@@ -1,0 +1,13 @@
+//! Integration tests: the real gateway over real HTTPS and mTLS.
+
+// Test code fails loudly by design.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod helpers;
+
+mod docs;
+mod mtls;
+mod ops;
+mod rate_limits;
+mod request_id;
+mod storage;
