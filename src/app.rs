@@ -13,12 +13,17 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, CoreAdapterKind};
+use crate::consent::{ConsentService, ConsentSettings};
 use crate::core::CoreBanking;
 use crate::core::sandbox::{self, SandboxCore};
 use crate::http::middleware::{Listener, observe, rate_limit};
 use crate::http::{self, AppState};
 use crate::metrics::Metrics;
 use crate::oauth::clients::{ClientRegistry, ClientScope, NewClient};
+use crate::oauth::keys::DbKeyStore;
+use crate::oauth::throttle::LoginThrottle;
+use crate::oauth::tokens::TokenService;
+use crate::oauth::{AuthServer, OAuthSettings};
 use crate::ratelimit::{LocalRateLimiter, RateLimiter};
 use crate::store::Store;
 use crate::tls::{self, ClientCertificate};
@@ -45,6 +50,8 @@ pub enum StartError {
     },
     #[error("sandbox set-up failed: {0}")]
     Sandbox(String),
+    #[error("signing keys: {0}")]
+    Keys(String),
     #[error("metrics registry: {0}")]
     Metrics(#[from] prometheus::Error),
     #[error("server: {0}")]
@@ -93,16 +100,56 @@ impl Application {
         };
 
         let limiter: Arc<dyn RateLimiter> = Arc::new(LocalRateLimiter::new(&config.rate_limits));
+        let token_ttl = Duration::from_secs(config.oauth.access_token_ttl);
+        let keys = Arc::new(DbKeyStore::new(store.clone(), clock.clone(), token_ttl));
+        {
+            let keys = keys.clone();
+            tokio::task::spawn_blocking(move || keys.ensure_key_blocking())
+                .await
+                .map_err(|_| StartError::Sandbox("start-up task failed".into()))?
+                .map_err(|e| StartError::Keys(e.to_string()))?;
+        }
+        let keys: Arc<dyn crate::oauth::keys::KeyStore> = keys;
+        let tokens = Arc::new(TokenService::new(
+            keys.clone(),
+            clock.clone(),
+            issuer.clone(),
+            token_ttl,
+        ));
+        let consents = ConsentService::new(
+            store.clone(),
+            clock.clone(),
+            ConsentSettings::from(&config.consents),
+        );
+        let clients = ClientRegistry::new(store.clone());
+        let oauth = AuthServer {
+            store: store.clone(),
+            clock: clock.clone(),
+            clients: clients.clone(),
+            tokens,
+            keys,
+            consents: consents.clone(),
+            core: core.clone(),
+            throttle: LoginThrottle::new(
+                store.clone(),
+                config.psu.max_failed_logins,
+                config.psu.login_block_seconds,
+            ),
+            settings: OAuthSettings::from_config(&config),
+            issuer: issuer.clone(),
+        };
         let state = AppState {
             config: Arc::new(config.clone()),
             store: store.clone(),
             core,
             clock,
-            clients: ClientRegistry::new(store),
+            clients,
             metrics: Metrics::new()?,
             limiter,
             issuer,
             mtls_base_url: format!("https://{mtls_addr}"),
+            oauth,
+            consents,
         };
 
         let public_tls =

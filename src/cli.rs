@@ -44,6 +44,26 @@ pub enum Command {
     /// Register, list, update and disable TPP clients.
     #[command(subcommand)]
     Clients(ClientsCommand),
+    /// Inspect AIS consents; revoke one on the PSU's behalf.
+    #[command(subcommand)]
+    Consents(ConsentsCommand),
+    /// Manage the access-token signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConsentsCommand {
+    /// Print a consent as JSON.
+    Show { consent_id: String },
+    /// Revoke a valid consent on the PSU's behalf (→ revokedByPsu); its tokens stop working at once.
+    Revoke { consent_id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Add a new signing key; older keys stay in the JWKS until their tokens expire.
+    Rotate,
 }
 
 #[derive(Debug, Subcommand)]
@@ -112,6 +132,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 dir.display()
             );
         }
+        Command::Consents(cmd) => {
+            let store = crate::app::open_store(&config).await?;
+            consents(cmd, store, &config).await?;
+        }
+        Command::Keys(KeysCommand::Rotate) => {
+            let store = crate::app::open_store(&config).await?;
+            let kid = tokio::task::spawn_blocking(move || {
+                crate::oauth::keys::rotate_blocking(&store, SystemClock.now())
+            })
+            .await
+            .context("key rotation failed")??;
+            println!("{}", serde_json::json!({ "kid": kid }));
+        }
         Command::Clients(cmd) => {
             let store = crate::app::open_store(&config).await?;
             tokio::task::spawn_blocking(move || clients(cmd, store))
@@ -119,6 +152,36 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .context("clients command failed")??;
         }
     }
+    Ok(())
+}
+
+async fn consents(cmd: ConsentsCommand, store: Store, config: &Config) -> anyhow::Result<()> {
+    use crate::consent::{ConsentId, ConsentService, ConsentSettings};
+    let service = ConsentService::new(
+        store,
+        std::sync::Arc::new(SystemClock),
+        ConsentSettings::from(&config.consents),
+    );
+    let (ConsentsCommand::Show { consent_id } | ConsentsCommand::Revoke { consent_id }) = &cmd;
+    let id =
+        ConsentId::parse(consent_id).map_err(|_| anyhow::anyhow!("no consent {consent_id}"))?;
+    let consent = match cmd {
+        ConsentsCommand::Show { .. } => service.find(&id).await,
+        ConsentsCommand::Revoke { .. } => service.revoke_by_psu(&id).await,
+    }
+    .map_err(|e| anyhow::anyhow!("consent {consent_id}: {e}"))?;
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&serde_json::json!({
+            "consentId": consent.id.as_str(),
+            "clientId": consent.client_id,
+            "consentStatus": consent.status.as_str(),
+            "psuId": consent.psu_id.map(|p| p.0),
+            "validUntil": consent.valid_until.to_string(),
+            "frequencyPerDay": consent.frequency_per_day,
+            "recurringIndicator": consent.recurring,
+        }))?
+    );
     Ok(())
 }
 

@@ -18,6 +18,8 @@ pub struct Config {
     pub oauth: OAuthConfig,
     pub core: CoreConfig,
     pub sandbox: SandboxConfig,
+    pub consents: ConsentsConfig,
+    pub psu: PsuConfig,
     pub metrics: MetricsConfig,
     pub rate_limits: RateLimitsConfig,
 }
@@ -117,6 +119,15 @@ pub struct OAuthConfig {
     pub issuer: String,
     /// Access-token lifetime in seconds.
     pub access_token_ttl: u64,
+    /// Authorization-code lifetime in seconds (at most 60).
+    pub code_ttl: u64,
+    /// Refuse plain authorization requests; require PAR (RFC 9126).
+    pub require_par: bool,
+    /// Lifetime of a pushed authorization request's `request_uri`, seconds (at most 600).
+    pub par_ttl: u64,
+    /// Days after a PSU's last SCA for a TPP when the one-time code is asked again and
+    /// refresh-token families end (PSD2 RTS Art. 10a).
+    pub sca_renewal_days: u32,
 }
 
 impl Default for OAuthConfig {
@@ -124,6 +135,52 @@ impl Default for OAuthConfig {
         OAuthConfig {
             issuer: String::new(),
             access_token_ttl: 300,
+            code_ttl: 60,
+            require_par: false,
+            par_ttl: 90,
+            sca_renewal_days: 180,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConsentsConfig {
+    /// The highest `frequencyPerDay` granted; higher requests are lowered to it.
+    pub max_frequency_per_day: u32,
+    /// Seconds a `received` consent may wait for the PSU before it becomes `rejected`.
+    pub authorization_timeout: u64,
+    /// The longest validity granted, in days (`validUntil` 9999-12-31 is lowered to it).
+    pub max_validity_days: u32,
+}
+
+impl Default for ConsentsConfig {
+    fn default() -> Self {
+        ConsentsConfig {
+            max_frequency_per_day: 4,
+            authorization_timeout: 900,
+            max_validity_days: 180,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PsuConfig {
+    /// Failed logins in a row before the username is blocked (RTS Art. 4(3)(b): at most 5).
+    pub max_failed_logins: u32,
+    /// How long a blocked username stays blocked, in seconds.
+    pub login_block_seconds: u64,
+    /// How long a PSU has to finish the consent page, in seconds.
+    pub session_ttl: u64,
+}
+
+impl Default for PsuConfig {
+    fn default() -> Self {
+        PsuConfig {
+            max_failed_logins: 5,
+            login_block_seconds: 900,
+            session_ttl: 900,
         }
     }
 }

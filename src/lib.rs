@@ -12,12 +12,16 @@ pub mod cli;
 pub mod clock;
 /// The one typed configuration.
 pub mod config;
+/// Berlin Group consents: the model, its lifecycle, and who may read what.
+pub mod consent;
 /// The core-banking adapter trait and its sandbox ledger.
 pub mod core;
 /// Value types parsed at the boundary (IBAN, currency, money).
 pub mod domain;
 /// Transport: actix routes, middleware, wire errors, docs.
 pub mod http;
+/// Idempotency-Key records, stored with the resource they created.
+pub mod idempotency;
 /// Prometheus metrics.
 pub mod metrics;
 /// The authorization server: TPP clients (and, next, grants, tokens, the PSU page).

@@ -4,16 +4,23 @@
 //! one domain function, and map the result. Routes are registered through
 //! `utoipa-actix-web`, so a handler cannot be routed without being documented.
 
+pub mod accounts;
+pub mod auth;
+pub mod consents;
 pub mod errors;
 pub mod middleware;
+pub mod oauth;
 pub mod ops;
+pub mod psu;
 pub mod whoami;
 
 use std::sync::Arc;
 
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use utoipa::OpenApi;
-use utoipa::openapi::security::SecurityScheme;
+use utoipa::openapi::security::{
+    AuthorizationCode, ClientCredentials, Flow, OAuth2, Scopes, SecurityScheme,
+};
 use utoipa_actix_web::AppExt;
 use utoipa_actix_web::service_config::ServiceConfig;
 
@@ -40,6 +47,10 @@ pub struct AppState {
     pub issuer: String,
     /// Base URL of the mTLS listener.
     pub mtls_base_url: String,
+    /// The authorization server (tokens, grants, the PSU page).
+    pub oauth: crate::oauth::AuthServer,
+    /// AIS consents.
+    pub consents: crate::consent::ConsentService,
 }
 
 impl std::fmt::Debug for dyn CoreBanking {
@@ -85,6 +96,32 @@ client (RFC 8705 tls_client_auth). Required by the mTLS listener's handshake."
                 extensions: None,
             },
         );
+        let client_scopes = || {
+            Scopes::from_iter([
+                ("accounts", "Create AIS consents"),
+                ("payments", "Initiate payments"),
+                (
+                    "fundsconfirmations",
+                    "Create confirmation-of-funds consents",
+                ),
+            ])
+        };
+        components.add_security_scheme(
+            "oauth2",
+            SecurityScheme::OAuth2(OAuth2::with_description(
+                [
+                    Flow::ClientCredentials(ClientCredentials::new("/oauth/token", client_scopes())),
+                    Flow::AuthorizationCode(AuthorizationCode::new(
+                        "/oauth/authorize",
+                        "/oauth/token",
+                        Scopes::from_iter([("AIS:<consentId>", "Read what one AIS consent grants")]),
+                    )),
+                ],
+                "Certificate-bound JWT access tokens (RFC 8705) from this gateway's authorization server. \
+The token endpoint is on the mTLS listener; the authorization endpoint (the PSU page) on the public one. \
+PKCE S256 is mandatory.",
+            )),
+        );
     }
 }
 
@@ -92,12 +129,26 @@ client (RFC 8705 tls_client_auth). Required by the mTLS listener's handshake."
 pub fn public_routes(cfg: &mut ServiceConfig) {
     cfg.service(ops::healthz)
         .service(ops::readyz)
-        .service(ops::metrics);
+        .service(ops::metrics)
+        .service(oauth::metadata)
+        .service(oauth::jwks)
+        .service(psu::authorize)
+        .service(psu::login)
+        .service(psu::decision);
 }
 
 /// Routes of the mTLS listener.
 pub fn mtls_routes(cfg: &mut ServiceConfig) {
-    cfg.service(whoami::whoami);
+    cfg.service(whoami::whoami)
+        .service(oauth::token)
+        .service(oauth::par)
+        .service(oauth::revoke)
+        .service(oauth::introspect)
+        .service(consents::create_consent)
+        .service(consents::get_consent)
+        .service(consents::get_consent_status)
+        .service(consents::delete_consent)
+        .service(accounts::list_accounts);
 }
 
 /// The OpenAPI document of both listeners, generated from the registered routes.

@@ -94,10 +94,141 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    signing_keys (kid) {
+        kid -> Text,
+        alg -> Text,
+        private_key_der -> Text,
+        public_key -> Text,
+        created_at -> Timestamp,
+        retired_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    consents (consent_id) {
+        consent_id -> Text,
+        client_id -> Text,
+        kind -> Text,
+        status -> Text,
+        access -> Text,
+        granted_access -> Nullable<Text>,
+        recurring -> Bool,
+        valid_until -> Date,
+        frequency_per_day -> Integer,
+        psu_id -> Nullable<Text>,
+        psu_ip_address -> Nullable<Text>,
+        created_at -> Timestamp,
+        status_changed_at -> Timestamp,
+        authorized_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (client_id, idem_key) {
+        client_id -> Text,
+        idem_key -> Text,
+        resource_kind -> Text,
+        request_hash -> Text,
+        resource_id -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    par_requests (request_uri_hash) {
+        request_uri_hash -> Text,
+        client_id -> Text,
+        params -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    authz_sessions (session_hash) {
+        session_hash -> Text,
+        csrf_hash -> Text,
+        client_id -> Text,
+        redirect_uri -> Text,
+        state -> Nullable<Text>,
+        code_challenge -> Text,
+        scope -> Text,
+        psu_id -> Nullable<Text>,
+        sca_required -> Bool,
+        challenge_id -> Nullable<Text>,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        finished_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    authorization_codes (code_hash) {
+        code_hash -> Text,
+        client_id -> Text,
+        redirect_uri -> Text,
+        code_challenge -> Text,
+        scope -> Text,
+        psu_id -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    access_tokens (jti) {
+        jti -> Text,
+        client_id -> Text,
+        subject -> Text,
+        scope -> Text,
+        code_hash -> Nullable<Text>,
+        family_id -> Nullable<Text>,
+        issued_at -> Timestamp,
+        expires_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    refresh_tokens (token_hash) {
+        token_hash -> Text,
+        family_id -> Text,
+        client_id -> Text,
+        psu_id -> Text,
+        scope -> Text,
+        code_hash -> Nullable<Text>,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        rotated_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    psu_sca_records (psu_id, client_id) {
+        psu_id -> Text,
+        client_id -> Text,
+        last_sca_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    login_failures (username) {
+        username -> Text,
+        failures -> Integer,
+        blocked_until -> Nullable<Timestamp>,
+        last_failure -> Timestamp,
+    }
+}
+
 diesel::joinable!(core_accounts -> core_psus (psu_id));
 diesel::joinable!(core_entries -> core_accounts (account_id));
 diesel::joinable!(core_entries -> core_transactions (transaction_id));
 diesel::joinable!(core_sca_challenges -> core_psus (psu_id));
+diesel::joinable!(consents -> tpp_clients (client_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     tpp_clients,
@@ -107,4 +238,14 @@ diesel::allow_tables_to_appear_in_same_query!(
     core_entries,
     core_payments,
     core_sca_challenges,
+    signing_keys,
+    consents,
+    idempotency_keys,
+    par_requests,
+    authz_sessions,
+    authorization_codes,
+    access_tokens,
+    refresh_tokens,
+    psu_sca_records,
+    login_failures,
 );

@@ -206,3 +206,374 @@ pub async fn json(res: reqwest::Response) -> serde_json::Value {
 pub fn tpp_code(body: &serde_json::Value) -> &str {
     body["tppMessages"][0]["code"].as_str().unwrap_or("<none>")
 }
+
+/// A PKCE pair (verifier, S256 challenge).
+pub fn pkce() -> (String, String) {
+    use base64::Engine;
+    use sha2::Digest;
+    let verifier = format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    );
+    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(sha2::Sha256::digest(verifier.as_bytes()));
+    (verifier, challenge)
+}
+
+pub const DEMO_REDIRECT: &str = "http://127.0.0.1:9090/callback";
+
+/// The value of a hidden `csrf` input in a PSU page.
+pub fn csrf_of(html: &str) -> Option<String> {
+    let start = html.find("name=\"csrf\" value=\"")? + "name=\"csrf\" value=\"".len();
+    let end = html[start..].find('"')? + start;
+    Some(html[start..end].to_owned())
+}
+
+/// One query parameter of a redirect `Location`.
+pub fn query_param(location: &str, name: &str) -> Option<String> {
+    let query = location.split_once('?')?.1;
+    serde_urlencoded::from_str::<Vec<(String, String)>>(query)
+        .ok()?
+        .into_iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v)
+}
+
+/// A PSU's browser on the consent page: it keeps the session cookie and the
+/// latest CSRF token, and submits the real forms.
+pub struct PsuBrowser<'a> {
+    pub app: &'a TestApp,
+    pub cookie: Option<String>,
+    pub csrf: Option<String>,
+}
+
+impl<'a> PsuBrowser<'a> {
+    pub fn new(app: &'a TestApp) -> Self {
+        PsuBrowser {
+            app,
+            cookie: None,
+            csrf: None,
+        }
+    }
+
+    fn remember(&mut self, res: &reqwest::Response) {
+        if let Some(c) = res
+            .headers()
+            .get("set-cookie")
+            .and_then(|v| v.to_str().ok())
+        {
+            let pair = c.split(';').next().unwrap_or_default().to_owned();
+            if !pair.ends_with('=') {
+                self.cookie = Some(pair);
+            }
+        }
+    }
+
+    /// Opens `/oauth/authorize?query`; returns status, Location and body.
+    pub async fn open(&mut self, query: &[(&str, &str)]) -> (u16, Option<String>, String) {
+        let url = format!(
+            "{}/oauth/authorize?{}",
+            self.app.public_url,
+            serde_urlencoded::to_string(query).unwrap()
+        );
+        let res = self.app.public.get(url).send().await.unwrap();
+        self.remember(&res);
+        self.read(res).await
+    }
+
+    async fn read(&mut self, res: reqwest::Response) -> (u16, Option<String>, String) {
+        let status = res.status().as_u16();
+        let location = res
+            .headers()
+            .get("location")
+            .map(|v| v.to_str().unwrap().to_owned());
+        let body = res.text().await.unwrap();
+        if let Some(csrf) = csrf_of(&body) {
+            self.csrf = Some(csrf);
+        }
+        (status, location, body)
+    }
+
+    /// Posts a form to `/oauth/authorize/{step}` with the session cookie.
+    pub async fn post(
+        &mut self,
+        step: &str,
+        form: &[(&str, &str)],
+    ) -> (u16, Option<String>, String) {
+        let mut req = self
+            .app
+            .public
+            .post(format!("{}/oauth/authorize/{step}", self.app.public_url))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(serde_urlencoded::to_string(form).unwrap());
+        if let Some(c) = &self.cookie {
+            req = req.header("cookie", c);
+        }
+        let res = req.send().await.unwrap();
+        self.read(res).await
+    }
+
+    pub async fn login(&mut self, username: &str, password: &str) -> (u16, Option<String>, String) {
+        let csrf = self.csrf.clone().unwrap_or_default();
+        self.post(
+            "login",
+            &[
+                ("csrf", &csrf),
+                ("username", username),
+                ("password", password),
+            ],
+        )
+        .await
+    }
+
+    pub async fn approve(
+        &mut self,
+        otp: Option<&str>,
+        accounts: &[&str],
+    ) -> (u16, Option<String>, String) {
+        let csrf = self.csrf.clone().unwrap_or_default();
+        let mut form = vec![("csrf", csrf.as_str()), ("decision", "approve")];
+        if let Some(otp) = otp {
+            form.push(("otp", otp));
+        }
+        for a in accounts {
+            form.push(("account", a));
+        }
+        self.post("decision", &form).await
+    }
+
+    pub async fn deny(&mut self) -> (u16, Option<String>, String) {
+        let csrf = self.csrf.clone().unwrap_or_default();
+        self.post("decision", &[("csrf", &csrf), ("decision", "deny")])
+            .await
+    }
+}
+
+/// The standard authorization query for a consent.
+pub fn authorize_query<'q>(
+    consent_id: &'q str,
+    challenge: &'q str,
+    scope: &'q str,
+) -> Vec<(&'q str, &'q str)> {
+    let _ = consent_id;
+    vec![
+        ("client_id", "demo-tpp"),
+        ("response_type", "code"),
+        ("redirect_uri", DEMO_REDIRECT),
+        ("scope", scope),
+        ("state", "st-123"),
+        ("code_challenge", challenge),
+        ("code_challenge_method", "S256"),
+    ]
+}
+
+impl TestApp {
+    /// POST /oauth/token as `client` with a form.
+    pub async fn token_with(
+        &self,
+        client: &reqwest::Client,
+        form: &[(&str, &str)],
+    ) -> reqwest::Response {
+        client
+            .post(format!("{}/oauth/token", self.mtls_url))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(serde_urlencoded::to_string(form).unwrap())
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A client-credentials token of the demo TPP.
+    pub async fn client_token(&self, scope: &str) -> String {
+        let res = self
+            .token_with(
+                &self.tpp,
+                &[("grant_type", "client_credentials"), ("scope", scope)],
+            )
+            .await;
+        assert_eq!(res.status(), 200);
+        json(res).await["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// POST /v1/consents as the demo TPP with a fresh Idempotency-Key.
+    pub async fn post_consent(&self, token: &str, body: &serde_json::Value) -> reqwest::Response {
+        self.post_consent_as(&self.tpp, token, body, &uuid::Uuid::new_v4().to_string())
+            .await
+    }
+
+    pub async fn post_consent_as(
+        &self,
+        client: &reqwest::Client,
+        token: &str,
+        body: &serde_json::Value,
+        key: &str,
+    ) -> reqwest::Response {
+        client
+            .post(format!("{}/v1/consents", self.mtls_url))
+            .bearer_auth(token)
+            .header("X-Request-ID", uuid::Uuid::new_v4().to_string())
+            .header("Idempotency-Key", key)
+            .header("PSU-IP-Address", "192.0.2.10")
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// The IBANs of a sandbox PSU's accounts.
+    pub async fn ibans_of(&self, user: &str) -> Vec<String> {
+        let core = &self.state.core;
+        let psu = core
+            .authenticate_psu(user, &obgw::secret::Secret::new(user))
+            .await
+            .unwrap()
+            .unwrap();
+        core.accounts(&psu)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|a| a.iban.as_str().to_owned())
+            .collect()
+    }
+
+    /// A `received` consent of the demo TPP for alice's first two accounts.
+    pub async fn alice_consent(&self) -> String {
+        let ibans = self.ibans_of("alice").await;
+        let token = self.client_token("accounts").await;
+        let body = serde_json::json!({
+            "access": {
+                "accounts": [{"iban": ibans[0]}, {"iban": ibans[1]}],
+                "balances": [{"iban": ibans[0]}],
+                "transactions": [{"iban": ibans[0]}]
+            },
+            "recurringIndicator": true,
+            "validUntil": (obgw::clock::Clock::now(self.clock.as_ref()).date() + Duration::days(30)).to_string(),
+            "frequencyPerDay": 4
+        });
+        let res = self.post_consent(&token, &body).await;
+        assert_eq!(res.status(), 201);
+        json(res).await["consentId"].as_str().unwrap().to_owned()
+    }
+
+    /// Runs alice through the consent page for `consent_id`; returns the code and
+    /// the PKCE verifier.
+    pub async fn alice_authorizes(&self, consent_id: &str) -> (String, String) {
+        let (verifier, challenge) = pkce();
+        let scope = format!("AIS:{consent_id}");
+        let mut browser = PsuBrowser::new(self);
+        let (status, _, _) = browser
+            .open(&authorize_query(consent_id, &challenge, &scope))
+            .await;
+        assert_eq!(status, 200);
+        let (status, _, page) = browser.login("alice", "alice").await;
+        assert_eq!(status, 200, "{page}");
+        let otp = page.contains("name=\"otp\"").then_some("123456");
+        let (status, location, page) = browser.approve(otp, &[]).await;
+        assert_eq!(status, 303, "{page}");
+        let location = location.unwrap();
+        (query_param(&location, "code").unwrap(), verifier)
+    }
+
+    /// Exchanges a code as the demo TPP.
+    pub async fn exchange(&self, code: &str, verifier: &str) -> reqwest::Response {
+        self.token_with(
+            &self.tpp,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", code),
+                ("redirect_uri", DEMO_REDIRECT),
+                ("code_verifier", verifier),
+            ],
+        )
+        .await
+    }
+
+    /// A consent alice approved, and the demo TPP's token response for it.
+    pub async fn alice_token(&self) -> (String, serde_json::Value) {
+        let consent_id = self.alice_consent().await;
+        let (code, verifier) = self.alice_authorizes(&consent_id).await;
+        let res = self.exchange(&code, &verifier).await;
+        assert_eq!(res.status(), 200);
+        (consent_id, json(res).await)
+    }
+
+    /// GET /v1/accounts with a token and Consent-ID, as `client`.
+    pub async fn accounts_as(
+        &self,
+        client: &reqwest::Client,
+        token: &str,
+        consent_id: &str,
+    ) -> reqwest::Response {
+        client
+            .get(format!("{}/v1/accounts", self.mtls_url))
+            .bearer_auth(token)
+            .header("X-Request-ID", uuid::Uuid::new_v4().to_string())
+            .header("Consent-ID", consent_id)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Registers a new TPP client through the CLI; returns its id and an HTTPS
+    /// client presenting its certificate.
+    pub fn register_tpp(&self, name: &str) -> (String, reqwest::Client) {
+        let cert = new_tpp_cert(name);
+        let dir = std::env::temp_dir().join(format!("obgw-cert-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let pem = dir.join("tpp.pem");
+        std::fs::write(&pem, &cert.cert_pem).unwrap();
+        let out = self.obgw(&[
+            "clients",
+            "add",
+            "--name",
+            name,
+            "--redirect-uri",
+            DEMO_REDIRECT,
+            "--cert",
+            pem.to_str().unwrap(),
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let id = serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["client_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        (id, client_with_identity(Some(&cert)))
+    }
+}
+
+impl TestApp {
+    /// Like `token_with`, but returns the transport error (a failed handshake).
+    pub async fn token_with_result(
+        &self,
+        client: &reqwest::Client,
+        form: &[(&str, &str)],
+    ) -> Result<reqwest::Response, reqwest::Error> {
+        client
+            .post(format!("{}/oauth/token", self.mtls_url))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(serde_urlencoded::to_string(form).unwrap())
+            .send()
+            .await
+    }
+
+    /// POSTs a form to an mTLS path.
+    pub async fn form(
+        &self,
+        client: &reqwest::Client,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> reqwest::Response {
+        client
+            .post(format!("{}{path}", self.mtls_url))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(serde_urlencoded::to_string(form).unwrap())
+            .send()
+            .await
+            .unwrap()
+    }
+}

@@ -5,8 +5,10 @@
 
 mod helpers;
 
+mod consents;
 mod docs;
 mod mtls;
+mod oauth;
 mod ops;
 mod rate_limits;
 mod request_id;

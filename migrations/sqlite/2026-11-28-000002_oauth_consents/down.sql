@@ -1,0 +1,10 @@
+DROP TABLE login_failures;
+DROP TABLE psu_sca_records;
+DROP TABLE refresh_tokens;
+DROP TABLE access_tokens;
+DROP TABLE authorization_codes;
+DROP TABLE authz_sessions;
+DROP TABLE par_requests;
+DROP TABLE idempotency_keys;
+DROP TABLE consents;
+DROP TABLE signing_keys;

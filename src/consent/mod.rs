@@ -1,0 +1,34 @@
+//! Berlin Group AIS consents: the model, its lifecycle, and who may read what.
+//!
+//! Invariant: this module is the one place that decides whether a consent grants
+//! access now ([`ConsentService::access_check`]). It knows nothing of HTTP; the
+//! only storage code is in `repo.rs`.
+//!
+//! ```text
+//!  POST /v1/consents ─► received ──PSU approves (authorize)──► valid ──validUntil passes──► expired
+//!                         │  │                                  │  │
+//!                         │  ├─PSU denies (reject)─► rejected   │  └─obgw consents revoke─► revokedByPsu
+//!                         │  └─not authorized in time─► rejected│
+//!                         └──────────── DELETE (terminate) ─────┴──────────────────────────► terminatedByTpp
+//! ```
+//! `rejected`, `revokedByPsu`, `expired` and `terminatedByTpp` are final. The two
+//! transitions time makes on its own (authorization timeout, expiry) are computed
+//! against the injected clock whenever a consent is read, and persisted by the
+//! next write, so reads never report a stale status. Every other transition is a
+//! conditional UPDATE on the status it was decided from.
+
+mod access;
+mod error;
+mod model;
+mod repo;
+mod request;
+mod service;
+
+#[cfg(test)]
+pub(crate) mod tests;
+
+pub use access::{AccountReference, AccountsScope, AisAccess, DedicatedAccess};
+pub use error::ConsentError;
+pub use model::{AccessKind, Consent, ConsentId, ConsentSettings, ConsentStatus, GrantedAccess};
+pub use request::CreateConsentRequest;
+pub use service::{ConsentService, IDEMPOTENCY_KIND};
