@@ -277,7 +277,7 @@ fn idempotency_key(req: &HttpRequest) -> Result<IdempotencyKey, ApiError> {
     let header = |name: &str| {
         req.headers()
             .get(name)
-            .map(|v| v.to_str().unwrap_or("\u{0}"))
+            .map(|v| v.to_str().unwrap_or_default())
     };
     let value = match (header(idempotency::HEADER), header(idempotency::UK_HEADER)) {
         (Some(a), Some(b)) if a != b => {

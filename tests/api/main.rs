@@ -7,6 +7,7 @@ mod helpers;
 
 mod consents;
 mod docs;
+mod example;
 mod mtls;
 mod oauth;
 mod ops;
