@@ -16,7 +16,7 @@ use crate::oauth::scope::TokenScope;
 use crate::oauth::tokens::NewToken;
 use crate::oauth::{AuthServer, OAuthFailure, pkce};
 use crate::secret::{random_token, sha256_hex};
-use crate::store::schema::authorization_codes;
+use crate::store::schema::{authorization_codes, psu_sca_records};
 use crate::store::{from_db_time, to_db_time};
 
 /// The token endpoint's form parameters, each at most once.
@@ -94,6 +94,28 @@ struct Grant {
 }
 
 impl AuthServer {
+    /// When the PSU last passed SCA for this client, if ever.
+    async fn last_sca(
+        &self,
+        psu: &str,
+        client_id: &str,
+    ) -> Result<Option<OffsetDateTime>, OAuthFailure> {
+        let (psu, client_id) = (psu.to_owned(), client_id.to_owned());
+        let last: Option<time::PrimitiveDateTime> = self
+            .store
+            .read(move |c| {
+                psu_sca_records::table
+                    .filter(psu_sca_records::psu_id.eq(psu))
+                    .filter(psu_sca_records::client_id.eq(client_id))
+                    .select(psu_sca_records::last_sca_at)
+                    .first(c)
+                    .optional()
+                    .map_err(OAuthFailure::from)
+            })
+            .await?;
+        Ok(last.map(from_db_time))
+    }
+
     /// `POST /oauth/token` for an authenticated client presenting `thumbprint`.
     pub async fn token(
         &self,
@@ -249,35 +271,20 @@ impl AuthServer {
         let access_expiry = self.access_expiry(now);
         let sca_renewal = self.settings.sca_renewal;
 
-        type PeekRow = (
-            String,
-            String,
-            String,
-            String,
-            time::PrimitiveDateTime,
-            Option<time::PrimitiveDateTime>,
-        );
-        let row: Option<PeekRow> = {
+        let peek: Option<(String, String)> = {
             let code_hash = code_hash.clone();
             self.store
                 .read(move |c| {
                     authorization_codes::table
                         .filter(authorization_codes::code_hash.eq(code_hash))
-                        .select((
-                            authorization_codes::client_id,
-                            authorization_codes::redirect_uri,
-                            authorization_codes::code_challenge,
-                            authorization_codes::scope,
-                            authorization_codes::expires_at,
-                            authorization_codes::used_at,
-                        ))
+                        .select((authorization_codes::scope, authorization_codes::psu_id))
                         .first(c)
                         .optional()
                         .map_err(OAuthFailure::from)
                 })
                 .await?
         };
-        let Some((_, _, _, scope_text, _, _)) = row else {
+        let Some((scope_text, psu)) = peek else {
             return Err(OAuthFailure::InvalidGrant(
                 "unknown authorization code".into(),
             ));
@@ -285,11 +292,12 @@ impl AuthServer {
         let scope = TokenScope::parse_user(&scope_text)
             .ok_or_else(|| OAuthFailure::ServerError("stored code has a bad scope".into()))?;
         // The refresh-token family ends at the earlier of the consent's validUntil
-        // and 180 days after the PSU's SCA (which just happened).
+        // and 180 days after the PSU's last SCA for this TPP (RTS Art. 10a).
         let family_end = match &scope {
             TokenScope::Ais(consent_id) => {
                 let until = self.ais_consent_end(&client_id, consent_id).await?;
-                Some(until.min(now + sca_renewal))
+                let last_sca = self.last_sca(&psu, &client_id).await?.unwrap_or(now);
+                Some(until.min(last_sca + sca_renewal))
             }
             _ => None,
         };

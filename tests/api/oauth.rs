@@ -1009,3 +1009,122 @@ async fn rotated_signing_keys_stay_published_until_their_tokens_expire() {
         200
     );
 }
+
+#[tokio::test]
+async fn a_refresh_token_family_ends_180_days_after_the_psus_last_one_time_code() {
+    let app = TestApp::spawn().await;
+    app.alice_token().await; // alice passes SCA for the demo TPP today
+    app.clock.advance(Duration::days(100));
+
+    // A long consent authorized without a new one-time code.
+    let ibans = app.ibans_of("alice").await;
+    let token = app.client_token("accounts").await;
+    let today = obgw::clock::Clock::now(app.clock.as_ref()).date();
+    let body = serde_json::json!({
+        "access": {"accounts": [{"iban": ibans[0]}]},
+        "recurringIndicator": true,
+        "validUntil": (today + Duration::days(170)).to_string(),
+        "frequencyPerDay": 4
+    });
+    let consent_id = json(app.post_consent(&token, &body).await).await["consentId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (code, verifier) = app.alice_authorizes(&consent_id).await;
+    let tokens = json(app.exchange(&code, &verifier).await).await;
+    let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
+
+    app.clock.advance(Duration::days(79));
+    let res = app
+        .token_with(
+            &app.tpp,
+            &[("grant_type", "refresh_token"), ("refresh_token", &refresh)],
+        )
+        .await;
+    assert_eq!(
+        res.status(),
+        200,
+        "day 179 after the code: still inside the family"
+    );
+    let refresh = json(res).await["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    app.clock.advance(Duration::days(2));
+    let res = app
+        .token_with(
+            &app.tpp,
+            &[("grant_type", "refresh_token"), ("refresh_token", &refresh)],
+        )
+        .await;
+    assert_eq!(res.status(), 400, "day 181: the PSU must pass SCA again");
+    assert_eq!(json(res).await["error"], "invalid_grant");
+}
+
+#[tokio::test]
+async fn rebinding_a_renewed_certificate_keeps_the_clients_consents() {
+    let app = TestApp::spawn().await;
+    let (client_id, old) = app.register_tpp("Renewing TPP");
+    let token = json(
+        app.token_with(
+            &old,
+            &[("grant_type", "client_credentials"), ("scope", "accounts")],
+        )
+        .await,
+    )
+    .await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let ibans = app.ibans_of("alice").await;
+    let body = serde_json::json!({
+        "access": {"accounts": [{"iban": ibans[0]}]},
+        "recurringIndicator": false,
+        "validUntil": (now().date() + Duration::days(5)).to_string(),
+        "frequencyPerDay": 1
+    });
+    let res = app.post_consent_as(&old, &token, &body, "renewal-1").await;
+    let consent_id = json(res).await["consentId"].as_str().unwrap().to_owned();
+
+    let renewed = new_tpp_cert("Renewing TPP");
+    let pem = std::env::temp_dir().join(format!("renewed-{}.pem", uuid::Uuid::new_v4()));
+    std::fs::write(&pem, &renewed.cert_pem).unwrap();
+    assert!(
+        app.obgw(&[
+            "clients",
+            "update",
+            &client_id,
+            "--cert",
+            pem.to_str().unwrap()
+        ])
+        .status
+        .success()
+    );
+
+    let new = client_with_identity(Some(&renewed));
+    let token = json(
+        app.token_with(
+            &new,
+            &[("grant_type", "client_credentials"), ("scope", "accounts")],
+        )
+        .await,
+    )
+    .await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let res = new
+        .get(format!("{}/v1/consents/{consent_id}", app.mtls_url))
+        .bearer_auth(&token)
+        .header("X-Request-ID", uuid::Uuid::new_v4().to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    // The old certificate no longer authenticates the client.
+    let res = app
+        .token_with(&old, &[("grant_type", "client_credentials")])
+        .await;
+    assert_eq!(res.status(), 401);
+}
