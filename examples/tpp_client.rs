@@ -25,6 +25,10 @@ use oauth2::{
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 
+#[path = "support/psu.rs"]
+mod psu;
+use psu::play_psu;
+
 struct Args {
     public: String,
     mtls: String,
@@ -59,7 +63,9 @@ fn args() -> anyhow::Result<Args> {
             "--ca" => a.ca = value,
             "--redirect-uri" => a.redirect_uri = value,
             "--sandbox-psu" => {
-                let (u, p) = value.split_once(':').ok_or_else(|| anyhow!("--sandbox-psu USER:PASSWORD"))?;
+                let (u, p) = value
+                    .split_once(':')
+                    .ok_or_else(|| anyhow!("--sandbox-psu USER:PASSWORD"))?;
                 a.sandbox_psu = Some((u.into(), p.into()));
             }
             other => bail!("unknown flag {other}"),
@@ -93,7 +99,10 @@ async fn main() -> anyhow::Result<()> {
 
     // 1. Discover the authorization server (RFC 8414).
     let meta: serde_json::Value = mtls
-        .get(format!("{}/.well-known/oauth-authorization-server", a.public))
+        .get(format!(
+            "{}/.well-known/oauth-authorization-server",
+            a.public
+        ))
         .send()
         .await?
         .error_for_status()?
@@ -105,7 +114,12 @@ async fn main() -> anyhow::Result<()> {
         .or(meta["token_endpoint"].as_str())
         .ok_or_else(|| anyhow!("no token endpoint"))?;
     let client = BasicClient::new(ClientId::new(a.client_id.clone()))
-        .set_auth_uri(AuthUrl::new(meta["authorization_endpoint"].as_str().unwrap_or_default().into())?)
+        .set_auth_uri(AuthUrl::new(
+            meta["authorization_endpoint"]
+                .as_str()
+                .unwrap_or_default()
+                .into(),
+        )?)
         .set_token_uri(TokenUrl::new(token_endpoint.into())?)
         .set_redirect_uri(RedirectUrl::new(a.redirect_uri.clone())?);
 
@@ -119,7 +133,9 @@ async fn main() -> anyhow::Result<()> {
         .map_err(|e| anyhow!("client credentials: {e}"))?;
 
     // 3. Create the AIS consent: all PSD2 data of the accounts the PSU picks.
-    let valid_until = (time::OffsetDateTime::now_utc().date() + time::Duration::days(90)).to_string();
+    let valid_until = (obgw::clock::Clock::now(&obgw::clock::SystemClock).date()
+        + time::Duration::days(90))
+    .to_string();
     let consent: serde_json::Value = mtls
         .post(format!("{}/v1/consents", a.mtls))
         .bearer_auth(tpp_token.access_token().secret())
@@ -137,7 +153,10 @@ async fn main() -> anyhow::Result<()> {
         .error_for_status()?
         .json()
         .await?;
-    let consent_id = consent["consentId"].as_str().ok_or_else(|| anyhow!("no consentId"))?.to_owned();
+    let consent_id = consent["consentId"]
+        .as_str()
+        .ok_or_else(|| anyhow!("no consentId"))?
+        .to_owned();
     println!("consent {consent_id}: {}", consent["consentStatus"]);
 
     // 4. Send the PSU to the consent page, with PKCE S256 and a state.
@@ -153,8 +172,14 @@ async fn main() -> anyhow::Result<()> {
             let browser = https(&a.ca, None)?;
             let (url, user, password) = (url.to_string(), user.clone(), password.clone());
             tokio::spawn(async move {
-                if let Err(e) = play_psu(&browser, &url, &user, &password).await {
-                    eprintln!("sandbox PSU failed: {e:#}");
+                match play_psu(&browser, &url, &user, &password).await {
+                    // Follow the redirect to our own callback, as a browser would.
+                    Ok(location) => {
+                        if let Err(e) = reqwest::Client::new().get(location).send().await {
+                            eprintln!("following the redirect failed: {e}");
+                        }
+                    }
+                    Err(e) => eprintln!("sandbox PSU failed: {e:#}"),
                 }
             });
         }
@@ -184,7 +209,14 @@ async fn main() -> anyhow::Result<()> {
         .map_err(|e| anyhow!("code exchange: {e}"))?;
     println!(
         "access token for {} (expires in {:?}); refresh token: {}",
-        token.scopes().map(|s| s.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(" ")).unwrap_or_default(),
+        token
+            .scopes()
+            .map(|s| s
+                .iter()
+                .map(|s| s.to_string())
+                .collect::<Vec<_>>()
+                .join(" "))
+            .unwrap_or_default(),
         token.expires_in(),
         token.refresh_token().is_some()
     );
@@ -213,7 +245,9 @@ async fn main() -> anyhow::Result<()> {
 }
 
 fn callback_addr(redirect_uri: &str) -> anyhow::Result<String> {
-    let rest = redirect_uri.strip_prefix("http://").ok_or_else(|| anyhow!("the callback must be http://127.0.0.1:PORT/…"))?;
+    let rest = redirect_uri
+        .strip_prefix("http://")
+        .ok_or_else(|| anyhow!("the callback must be http://127.0.0.1:PORT/…"))?;
     Ok(rest.split('/').next().unwrap_or_default().to_owned())
 }
 
@@ -230,65 +264,4 @@ async fn receive_callback(listener: &TcpListener) -> anyhow::Result<Vec<(String,
         .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\nYou can close this window.\n")
         .await?;
     Ok(serde_urlencoded::from_str(query)?)
-}
-
-/// The hidden `csrf` input of a consent-page form.
-fn csrf(html: &str) -> anyhow::Result<String> {
-    let marker = "name=\"csrf\" value=\"";
-    let start = html.find(marker).ok_or_else(|| anyhow!("no CSRF token on the page"))? + marker.len();
-    let end = html[start..].find('"').ok_or_else(|| anyhow!("bad CSRF token"))? + start;
-    Ok(html[start..end].to_owned())
-}
-
-/// Plays the PSU's browser through the consent page's real forms.
-async fn play_psu(browser: &reqwest::Client, url: &str, user: &str, password: &str) -> anyhow::Result<()> {
-    let page = browser.get(url).send().await?;
-    let origin = {
-        let u = page.url();
-        format!("{}://{}", u.scheme(), u.authority())
-    };
-    let cookie = page
-        .headers()
-        .get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|c| c.split(';').next())
-        .ok_or_else(|| anyhow!("no session cookie"))?
-        .to_owned();
-    let html = page.error_for_status()?.text().await?;
-    let post = |path: &str, form: Vec<(&str, String)>| {
-        browser
-            .post(format!("{origin}{path}"))
-            .header("cookie", &cookie)
-            .form(&form)
-            .send()
-    };
-    let review = post(
-        "/oauth/authorize/login",
-        vec![("csrf", csrf(&html)?), ("username", user.into()), ("password", password.into())],
-    )
-    .await?
-    .error_for_status()?
-    .text()
-    .await?;
-    let mut form = vec![("csrf", csrf(&review)?), ("decision", "approve".into())];
-    if review.contains("name=\"otp\"") {
-        form.push(("otp", "123456".into()));
-    }
-    let marker = "name=\"account\" value=\"";
-    let mut rest = review.as_str();
-    while let Some(i) = rest.find(marker) {
-        rest = &rest[i + marker.len()..];
-        let end = rest.find('"').unwrap_or(0);
-        form.push(("account", rest[..end].to_owned()));
-    }
-    let done = post("/oauth/authorize/decision", form).await?;
-    let location = done
-        .headers()
-        .get("location")
-        .and_then(|v| v.to_str().ok())
-        .ok_or_else(|| anyhow!("the consent page did not redirect (status {})", done.status()))?
-        .to_owned();
-    // Follow the redirect to the TPP's callback, as a browser would.
-    reqwest::Client::new().get(location).send().await?;
-    Ok(())
 }

@@ -15,6 +15,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, CoreAdapterKind};
 use crate::consent::{ConsentService, ConsentSettings};
 use crate::core::CoreBanking;
+use crate::core::http::{HttpCore, HttpCoreError};
 use crate::core::sandbox::{self, SandboxCore};
 use crate::http::middleware::{Listener, observe, rate_limit};
 use crate::http::{self, AppState};
@@ -50,6 +51,8 @@ pub enum StartError {
     },
     #[error("sandbox set-up failed: {0}")]
     Sandbox(String),
+    #[error(transparent)]
+    CoreAdapter(#[from] HttpCoreError),
     #[error("signing keys: {0}")]
     Keys(String),
     #[error("metrics registry: {0}")]
@@ -83,11 +86,10 @@ impl Application {
                 CoreAdapterKind::Sandbox => {
                     Arc::new(SandboxCore::new(store.clone(), clock.clone()))
                 }
+                CoreAdapterKind::Http => Arc::new(HttpCore::new(&config.core.http, clock.clone())?),
             },
         };
-        if config.core.adapter == CoreAdapterKind::Sandbox {
-            prepare_sandbox(&config, &store, clock.clone()).await?;
-        }
+        prepare_sandbox(&config, &store, clock.clone()).await?;
 
         let public_listener = bind(&config.server.public_addr)?;
         let mtls_listener = bind(&config.server.mtls_addr)?;
@@ -325,18 +327,21 @@ pub async fn open_store(config: &Config) -> Result<Store, StartError> {
     Ok(store)
 }
 
-/// Seeds the sandbox ledger (first start only) and keeps the demo client bound to
-/// the demo certificate in `certs/`.
+/// Seeds the sandbox ledger (first start only, and only when the sandbox is the
+/// configured adapter) and keeps the demo client bound to the demo certificate in
+/// `certs/` (whatever the adapter, so the demo TPP also works against the HTTP
+/// adapter and `examples/mock_core.rs`; `sandbox.demo_client = false` turns it off).
 async fn prepare_sandbox(
     config: &Config,
     store: &Store,
     clock: Arc<dyn Clock>,
 ) -> Result<(), StartError> {
     let now = clock.now();
+    let seed_ledger = config.core.adapter == CoreAdapterKind::Sandbox;
     let sandbox_cfg = config.sandbox.clone();
     let store = store.clone();
     tokio::task::spawn_blocking(move || -> Result<(), StartError> {
-        if sandbox_cfg.seed {
+        if sandbox_cfg.seed && seed_ledger {
             let seeded = sandbox::seed_store(
                 &store,
                 clock.as_ref(),

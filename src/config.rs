@@ -190,6 +190,8 @@ impl Default for PsuConfig {
 pub enum CoreAdapterKind {
     /// The built-in ledger in the gateway's own database.
     Sandbox,
+    /// A REST client to the bank's core (`[core.http]`, `docs/core-adapter.md`).
+    Http,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -197,13 +199,96 @@ pub enum CoreAdapterKind {
 pub struct CoreConfig {
     /// Which core-banking adapter serves accounts and payments.
     pub adapter: CoreAdapterKind,
+    /// The HTTP adapter's settings; read only when `adapter = "http"`.
+    pub http: HttpCoreConfig,
 }
 
 impl Default for CoreConfig {
     fn default() -> Self {
         CoreConfig {
             adapter: CoreAdapterKind::Sandbox,
+            http: HttpCoreConfig::default(),
         }
+    }
+}
+
+/// The HTTP core adapter: where the bank's core is, how long to wait for it, how
+/// to trust it, and when to stop calling it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpCoreConfig {
+    /// The core's base URL (`http://` or `https://`); paths are appended to it.
+    pub base_url: String,
+    /// Time allowed to open a connection (TCP and TLS), in milliseconds.
+    pub connect_timeout_ms: u64,
+    /// Time allowed for one whole request and its response, in milliseconds.
+    pub request_timeout_ms: u64,
+    /// Extra attempts for idempotent reads after a connection failure or a
+    /// 502/503/504; never for authentication, SCA or payments.
+    pub read_retries: u32,
+    /// A PEM CA bundle to trust for an `https://` core instead of the public
+    /// roots; empty means the public roots.
+    pub ca_cert: PathBuf,
+    /// A PEM certificate chain the gateway presents to the core (mTLS); empty
+    /// means none. Needs `client_key`.
+    pub client_cert: PathBuf,
+    /// The PEM private key of `client_cert`.
+    pub client_key: PathBuf,
+    /// Consecutive failed calls (unreachable, timed out, 5xx) that open the
+    /// circuit breaker; while open, calls fail at once without reaching the core.
+    pub failure_threshold: u32,
+    /// Seconds the breaker stays open before one trial call may close it again.
+    pub open_seconds: u64,
+}
+
+impl Default for HttpCoreConfig {
+    fn default() -> Self {
+        HttpCoreConfig {
+            base_url: "http://127.0.0.1:9100".into(),
+            connect_timeout_ms: 1_000,
+            request_timeout_ms: 5_000,
+            read_retries: 2,
+            ca_cert: PathBuf::new(),
+            client_cert: PathBuf::new(),
+            client_key: PathBuf::new(),
+            failure_threshold: 5,
+            open_seconds: 30,
+        }
+    }
+}
+
+impl HttpCoreConfig {
+    /// The most `read_retries` allowed: retries multiply the latency a TPP sees.
+    pub const MAX_READ_RETRIES: u32 = 5;
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let err = |msg: &str| Err(ConfigError(format!("core.http.{msg}")));
+        let https = match reqwest::Url::parse(&self.base_url) {
+            Ok(url) if url.host_str().is_some() && url.scheme() == "https" => true,
+            Ok(url) if url.host_str().is_some() && url.scheme() == "http" => false,
+            _ => return err("base_url must be an http:// or https:// URL"),
+        };
+        if self.connect_timeout_ms == 0 || self.request_timeout_ms == 0 {
+            return err("connect_timeout_ms and request_timeout_ms must be positive");
+        }
+        if self.read_retries > Self::MAX_READ_RETRIES {
+            return err("read_retries must be at most 5");
+        }
+        if self.failure_threshold == 0 || self.open_seconds == 0 {
+            return err("failure_threshold and open_seconds must be at least 1");
+        }
+        let (cert, key) = (
+            self.client_cert.as_os_str().is_empty(),
+            self.client_key.as_os_str().is_empty(),
+        );
+        if cert != key {
+            return err("client_cert and client_key must be set together");
+        }
+        let tls_material = !cert || !self.ca_cert.as_os_str().is_empty();
+        if tls_material && !https {
+            return err("ca_cert and client_cert need an https:// base_url");
+        }
+        Ok(())
     }
 }
 
@@ -348,6 +433,7 @@ impl Config {
                 "oauth.access_token_ttl must be positive".into(),
             ));
         }
+        self.core.http.validate()?;
         Ok(())
     }
 }
@@ -370,6 +456,39 @@ mod tests {
         let file_value: toml::Value = toml::from_str(text).unwrap();
         let default_value = toml::Value::try_from(Config::default()).unwrap();
         assert_eq!(file_value, default_value, "example must list every key");
+    }
+
+    #[test]
+    fn the_http_core_settings_are_checked() {
+        let with = |f: fn(&mut HttpCoreConfig)| {
+            let mut config = Config::default();
+            f(&mut config.core.http);
+            config.validate()
+        };
+        assert!(with(|_| {}).is_ok());
+        assert!(with(|h| h.base_url = "https://core.bank.example/obgw".into()).is_ok());
+        assert!(with(|h| h.base_url = "ftp://core".into()).is_err());
+        assert!(with(|h| h.base_url = "core:9100".into()).is_err());
+        assert!(with(|h| h.request_timeout_ms = 0).is_err());
+        assert!(with(|h| h.read_retries = 6).is_err());
+        assert!(with(|h| h.failure_threshold = 0).is_err());
+        assert!(with(|h| h.client_cert = "c.pem".into()).is_err());
+        assert!(
+            with(|h| {
+                h.client_cert = "c.pem".into();
+                h.client_key = "c.key".into();
+            })
+            .is_err(),
+            "mTLS over plain http"
+        );
+        assert!(
+            with(|h| {
+                h.base_url = "https://core:9100".into();
+                h.client_cert = "c.pem".into();
+                h.client_key = "c.key".into();
+            })
+            .is_ok()
+        );
     }
 
     #[test]

@@ -19,6 +19,7 @@
 
 mod access;
 mod error;
+mod frequency;
 mod model;
 mod repo;
 mod request;
@@ -29,6 +30,9 @@ pub(crate) mod tests;
 
 pub use access::{AccountReference, AccountsScope, AisAccess, DedicatedAccess};
 pub use error::ConsentError;
+pub use frequency::{
+    Admission, AisEndpoint, AisRead, Charge, FrequencyError, FrequencyLimiter, ListingPage, utc_day,
+};
 pub use model::{AccessKind, Consent, ConsentId, ConsentSettings, ConsentStatus, GrantedAccess};
 pub use request::CreateConsentRequest;
 pub use service::{ConsentService, IDEMPOTENCY_KIND};

@@ -15,6 +15,7 @@
 //! 4. [`CoreBanking::payment_status`] answers "did you execute payment X?" after a
 //!    timeout, so the gateway reconciles instead of resubmitting blindly.
 
+pub mod http;
 pub mod sandbox;
 
 use async_trait::async_trait;

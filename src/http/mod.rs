@@ -148,7 +148,11 @@ pub fn mtls_routes(cfg: &mut ServiceConfig) {
         .service(consents::get_consent)
         .service(consents::get_consent_status)
         .service(consents::delete_consent)
-        .service(accounts::list_accounts);
+        .service(accounts::list_accounts)
+        .service(accounts::read_account_details)
+        .service(accounts::read_balances)
+        .service(accounts::list_transactions)
+        .service(accounts::read_transaction_details);
 }
 
 /// The OpenAPI document of both listeners, generated from the registered routes.

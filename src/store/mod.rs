@@ -136,6 +136,15 @@ impl Store {
                 StoreError::Connect(format!("cannot create {}: {e}", parent.display()))
             })?;
         }
+        if backend == Backend::Sqlite {
+            // WAL is a property of the file; switching to it needs an exclusive lock,
+            // so do it once here rather than racing in every pooled connection.
+            let mut first = SqliteConnection::establish(&url)
+                .map_err(|e| StoreError::Connect(e.to_string()))?;
+            first
+                .batch_execute("PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL;")
+                .map_err(|e| StoreError::Connect(e.to_string()))?;
+        }
         let pool = r2d2::Pool::builder()
             .max_size(max_connections.max(1))
             .connection_timeout(Duration::from_secs(10))

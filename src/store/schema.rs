@@ -248,4 +248,25 @@ diesel::allow_tables_to_appear_in_same_query!(
     refresh_tokens,
     psu_sca_records,
     login_failures,
+    ais_access_counts,
+    ais_listings,
 );
+
+diesel::table! {
+    ais_access_counts (consent_id, endpoint, account_id, day) {
+        consent_id -> Text,
+        endpoint -> Text,
+        account_id -> Text,
+        day -> Date,
+        calls -> Integer,
+    }
+}
+
+diesel::table! {
+    ais_listings (consent_id, account_id, day, listing) {
+        consent_id -> Text,
+        account_id -> Text,
+        day -> Date,
+        listing -> Text,
+    }
+}

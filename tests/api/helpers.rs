@@ -577,3 +577,102 @@ impl TestApp {
             .unwrap()
     }
 }
+
+impl TestApp {
+    /// A sandbox PSU's accounts as the core knows them (resource ids and IBANs),
+    /// in IBAN order.
+    pub async fn accounts_of(&self, user: &str) -> Vec<obgw::core::Account> {
+        let core = &self.state.core;
+        let psu = core
+            .authenticate_psu(user, &obgw::secret::Secret::new(user))
+            .await
+            .unwrap()
+            .unwrap();
+        core.accounts(&psu).await.unwrap()
+    }
+
+    /// A consent of the demo TPP with this `POST /v1/consents` body, approved by
+    /// alice; returns its id and the demo TPP's token response for it.
+    pub async fn alice_token_for(&self, body: &serde_json::Value) -> (String, serde_json::Value) {
+        let token = self.client_token("accounts").await;
+        let res = self.post_consent(&token, body).await;
+        assert_eq!(res.status(), 201);
+        let consent_id = json(res).await["consentId"].as_str().unwrap().to_owned();
+        let (code, verifier) = self.alice_authorizes(&consent_id).await;
+        let res = self.exchange(&code, &verifier).await;
+        assert_eq!(res.status(), 200);
+        (consent_id, json(res).await)
+    }
+
+    /// An AIS GET (`/v1/accounts…`) as the demo TPP with a PSU token, its
+    /// `Consent-ID`, a fresh `X-Request-ID`, and `headers`.
+    pub async fn ais_get(
+        &self,
+        path: &str,
+        token: &str,
+        consent_id: &str,
+        headers: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let url = if path.starts_with("https://") {
+            path.to_owned()
+        } else {
+            format!("{}{path}", self.mtls_url)
+        };
+        let mut req = self
+            .tpp
+            .get(url)
+            .bearer_auth(token)
+            .header("X-Request-ID", uuid::Uuid::new_v4().to_string())
+            .header("Consent-ID", consent_id);
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        req.send().await.unwrap()
+    }
+}
+
+/// The gateway on the HTTP core adapter, talking over real HTTP to an in-process
+/// mock core (`obgw::core::http::mock`). Derefs to its `TestApp`. The circuit
+/// breaker reads the gateway's clock: advance `clock` past `open_seconds`
+/// instead of sleeping.
+pub struct MockCoreApp {
+    pub app: TestApp,
+    /// The mock core, with its fault knobs (delay, 500s, stop/start).
+    pub core: obgw::core::http::mock::MockCoreHandle,
+}
+
+impl std::ops::Deref for MockCoreApp {
+    type Target = TestApp;
+
+    fn deref(&self) -> &TestApp {
+        &self.app
+    }
+}
+
+/// Points `config` at the core on `base_url` through the HTTP adapter.
+pub fn use_http_core(config: &mut Config, base_url: &str) {
+    config.core.adapter = obgw::config::CoreAdapterKind::Http;
+    config.core.http.base_url = base_url.to_owned();
+    config.core.http.connect_timeout_ms = 1_000;
+    config.core.http.request_timeout_ms = 5_000;
+}
+
+impl TestApp {
+    /// A fresh mock core, and the gateway on the HTTP adapter against it.
+    pub async fn spawn_on_mock_core() -> MockCoreApp {
+        TestApp::spawn_on_mock_core_with(|_| {}).await
+    }
+
+    /// Like `spawn_on_mock_core`, then `customize` (e.g. shorter timeouts).
+    pub async fn spawn_on_mock_core_with(customize: impl FnOnce(&mut Config)) -> MockCoreApp {
+        let core = obgw::core::http::mock::spawn_mock_core("127.0.0.1:0")
+            .await
+            .expect("mock core starts");
+        let app = TestApp::spawn_with(|c| {
+            use_http_core(c, &core.base_url());
+            customize(c);
+        })
+        .await;
+        MockCoreApp { app, core }
+    }
+}

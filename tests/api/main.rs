@@ -5,9 +5,11 @@
 
 mod helpers;
 
+mod accounts;
 mod consents;
 mod docs;
 mod example;
+mod http_core;
 mod mtls;
 mod oauth;
 mod ops;

@@ -1,0 +1,2 @@
+DROP TABLE ais_listings;
+DROP TABLE ais_access_counts;
