@@ -14,7 +14,7 @@ pub mod clock;
 pub mod config;
 /// Berlin Group consents: the model, its lifecycle, and who may read what.
 pub mod consent;
-/// The core-banking adapter trait and its sandbox ledger.
+/// The core-banking adapter trait: the sandbox ledger and the HTTP adapter.
 pub mod core;
 /// Value types parsed at the boundary (IBAN, currency, money).
 pub mod domain;
@@ -24,7 +24,7 @@ pub mod http;
 pub mod idempotency;
 /// Prometheus metrics.
 pub mod metrics;
-/// The authorization server: TPP clients (and, next, grants, tokens, the PSU page).
+/// The authorization server: TPP clients, grants, tokens, keys, the PSU page.
 pub mod oauth;
 /// Keyed rate limits.
 pub mod ratelimit;

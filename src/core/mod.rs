@@ -4,7 +4,8 @@
 //! Invariant: the gateway never reads or moves money except through
 //! [`CoreBanking`]. The `sandbox` implementation is a real double-entry ledger in
 //! the gateway's own database; bank IT plugs in their own implementation (in Rust,
-//! through the library API) or, later, the HTTP adapter.
+//! through the library API) or a service speaking the HTTP adapter's protocol
+//! (`core/http/`).
 //!
 //! Lifecycle of a payment as the core sees it:
 //! 1. [`CoreBanking::issue_sca_challenge`] binds a one-time code to the payment's
