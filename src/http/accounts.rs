@@ -6,7 +6,9 @@
 //!    this account now: a live token bound to the presenting certificate (the
 //!    [`Bearer`] extractor), the `Consent-ID` the token was issued for, `valid`
 //!    and the caller's ([`consent_for`]), the account granted **for the access
-//!    kind of the endpoint**, and a `frequencyPerDay` counter not yet spent;
+//!    kind of the endpoint** (never by a consent for the account list only:
+//!    `availableAccounts`, `availableAccountsWithBalance`), and a
+//!    `frequencyPerDay` counter not yet spent;
 //! 2. read the core (a failing core is 503 and nothing is counted);
 //! 3. [`Permit::settle`] — count the read, atomically; only then is it served.
 //!
@@ -24,8 +26,8 @@ use time::{Date, Duration};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::consent::{
-    AccessKind, Admission, AisEndpoint, AisRead, Charge, Consent, ConsentId, FrequencyError,
-    FrequencyLimiter, ListingPage,
+    AccessKind, Admission, AisAccess, AisEndpoint, AisRead, Charge, Consent, ConsentId,
+    FrequencyError, FrequencyLimiter, ListingPage,
 };
 use crate::core::{
     Account, AccountId, AccountStatus, Balance, BookingStatus, CoreError, Transaction,
@@ -101,11 +103,7 @@ pub async fn authorize(
     let consent = consent_for(req, bearer, state).await?;
     if let Some(account) = account {
         let kind = endpoint.access_kind();
-        let granted = consent
-            .granted
-            .as_ref()
-            .is_some_and(|g| g.allows(kind, account));
-        if !granted {
+        if !reads_account(&consent, kind, account) {
             return Err(outside_consent(kind));
         }
     }
@@ -127,6 +125,24 @@ pub async fn authorize(
     })
 }
 
+/// Whether `consent` lets the TPP read `account` through an endpoint of the
+/// account itself (details, balances, transactions) needing `kind` access.
+///
+/// Berlin Group: `availableAccounts` and `availableAccountsWithBalance` grant
+/// the account list only (with balances in it for the latter), never an
+/// account's own endpoints, whatever ids the PSU picked for the list.
+fn reads_account(consent: &Consent, kind: AccessKind, account: &AccountId) -> bool {
+    let list_only = matches!(
+        consent.access,
+        AisAccess::AvailableAccounts(_) | AisAccess::AvailableAccountsWithBalance(_)
+    );
+    !list_only
+        && consent
+            .granted
+            .as_ref()
+            .is_some_and(|g| g.allows(kind, account))
+}
+
 impl Permit {
     /// Counts the read once the core has answered; the response may be served
     /// only if this succeeds.
@@ -137,11 +153,19 @@ impl Permit {
             .map_err(frequency_error)
     }
 
+    /// Whether the consent granted `kind` for `account` (for the list, the
+    /// balances shown in it).
     fn allows(&self, kind: AccessKind, account: &AccountId) -> bool {
         self.consent
             .granted
             .as_ref()
             .is_some_and(|g| g.allows(kind, account))
+    }
+
+    /// Whether the account's own `kind` endpoint may be read: what `_links`
+    /// point to.
+    fn reads(&self, kind: AccessKind, account: &AccountId) -> bool {
+        reads_account(&self.consent, kind, account)
     }
 }
 
@@ -415,7 +439,7 @@ fn details(
 ) -> AccountDetails {
     let id = account.id.clone();
     let link = |kind, path: &str| {
-        permit.allows(kind, &id).then(|| Href {
+        permit.reads(kind, &id).then(|| Href {
             href: format!("{}/{path}", account_url(state, &id)),
         })
     };
@@ -726,7 +750,10 @@ fn today(state: &AppState) -> Date {
 // ---------------------------------------------------------------------------
 
 /// The accounts the consent grants access to, with their balances on
-/// `withBalance=true` where the consent grants those.
+/// `withBalance=true` where the consent grants those (also under
+/// `availableAccountsWithBalance`). `_links` point only to the account
+/// endpoints the consent lets the TPP read: none for `availableAccounts` and
+/// `availableAccountsWithBalance`, which grant this list only.
 #[utoipa::path(
     tag = TAG,
     operation_id = "getAccountList",
@@ -789,7 +816,7 @@ pub async fn list_accounts(
     responses(
         (status = 200, body = AccountDetailsResponse),
         (status = 400, body = TppErrorBody, description = "`FORMAT_ERROR`"),
-        (status = 401, body = TppErrorBody, description = "`TOKEN_INVALID`, `TOKEN_EXPIRED`, `CONSENT_EXPIRED`; `CONSENT_INVALID`, also for any account the consent does not grant (existing or not)"),
+        (status = 401, body = TppErrorBody, description = "`TOKEN_INVALID`, `TOKEN_EXPIRED`, `CONSENT_EXPIRED`; `CONSENT_INVALID`, also for any account the consent does not grant (existing or not), and for every account under a consent for the account list only (`availableAccounts`, `availableAccountsWithBalance`)"),
         (status = 403, body = TppErrorBody, description = "`CONSENT_UNKNOWN` (unknown, or another TPP's)"),
         (status = 404, body = TppErrorBody, description = "`RESOURCE_UNKNOWN`: a consented account the core no longer knows"),
         (status = 429, body = TppErrorBody, description = "`ACCESS_EXCEEDED`: frequencyPerDay used up for this endpoint and account",
@@ -831,7 +858,7 @@ pub async fn read_account_details(
     responses(
         (status = 200, body = BalancesResponse),
         (status = 400, body = TppErrorBody, description = "`FORMAT_ERROR`"),
-        (status = 401, body = TppErrorBody, description = "`TOKEN_INVALID`, `TOKEN_EXPIRED`, `CONSENT_EXPIRED`; `CONSENT_INVALID`, also for any account without balance access in the consent (existing or not)"),
+        (status = 401, body = TppErrorBody, description = "`TOKEN_INVALID`, `TOKEN_EXPIRED`, `CONSENT_EXPIRED`; `CONSENT_INVALID`, also for any account without balance access in the consent (existing or not), and for every account under a consent for the account list only (`availableAccounts`, `availableAccountsWithBalance`)"),
         (status = 403, body = TppErrorBody, description = "`CONSENT_UNKNOWN` (unknown, or another TPP's)"),
         (status = 404, body = TppErrorBody, description = "`RESOURCE_UNKNOWN`: a consented account the core no longer knows"),
         (status = 429, body = TppErrorBody, description = "`ACCESS_EXCEEDED`: frequencyPerDay used up for this endpoint and account",
@@ -882,7 +909,7 @@ pub async fn read_balances(
     responses(
         (status = 200, body = TransactionsResponse),
         (status = 400, body = TppErrorBody, description = "`FORMAT_ERROR` naming the parameter (also for `dateTo` before `dateFrom`); `PARAMETER_NOT_SUPPORTED` for bookingStatus `information`/`all` and delta reports"),
-        (status = 401, body = TppErrorBody, description = "`TOKEN_INVALID`, `TOKEN_EXPIRED`, `CONSENT_EXPIRED`; `CONSENT_INVALID`, also for any account without transaction access in the consent (existing or not)"),
+        (status = 401, body = TppErrorBody, description = "`TOKEN_INVALID`, `TOKEN_EXPIRED`, `CONSENT_EXPIRED`; `CONSENT_INVALID`, also for any account without transaction access in the consent (existing or not), and for every account under a consent for the account list only (`availableAccounts`, `availableAccountsWithBalance`)"),
         (status = 403, body = TppErrorBody, description = "`CONSENT_UNKNOWN` (unknown, or another TPP's)"),
         (status = 404, body = TppErrorBody, description = "`RESOURCE_UNKNOWN`: a consented account the core no longer knows"),
         (status = 429, body = TppErrorBody, description = "`ACCESS_EXCEEDED`: frequencyPerDay used up for this endpoint and account",
@@ -940,7 +967,7 @@ pub async fn list_transactions(
     responses(
         (status = 200, body = TransactionDetailsResponse),
         (status = 400, body = TppErrorBody, description = "`FORMAT_ERROR`"),
-        (status = 401, body = TppErrorBody, description = "`TOKEN_INVALID`, `TOKEN_EXPIRED`, `CONSENT_EXPIRED`; `CONSENT_INVALID`, also for any account without transaction access in the consent (existing or not)"),
+        (status = 401, body = TppErrorBody, description = "`TOKEN_INVALID`, `TOKEN_EXPIRED`, `CONSENT_EXPIRED`; `CONSENT_INVALID`, also for any account without transaction access in the consent (existing or not), and for every account under a consent for the account list only (`availableAccounts`, `availableAccountsWithBalance`)"),
         (status = 403, body = TppErrorBody, description = "`CONSENT_UNKNOWN` (unknown, or another TPP's)"),
         (status = 404, body = TppErrorBody, description = "`RESOURCE_UNKNOWN`: no such transaction on this account"),
         (status = 429, body = TppErrorBody, description = "`ACCESS_EXCEEDED`: frequencyPerDay used up for this endpoint and account",

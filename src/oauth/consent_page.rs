@@ -145,6 +145,10 @@ impl AuthServer {
                 if ids.is_empty() || ids.len() != picked.len() {
                     return Ok(Err("Choose at least one of your accounts to share.".into()));
                 }
+                // `availableAccounts…` grant the account list only (its
+                // balances for `…WithBalance`): the ids below are what the list
+                // shows; `http::accounts` never lets them open an account's
+                // own endpoints.
                 match other {
                     AisAccess::AllPsd2(_) => GrantedAccess {
                         accounts: ids.clone(),

@@ -676,3 +676,68 @@ impl TestApp {
         MockCoreApp { app, core }
     }
 }
+
+/// A clock that reads the gateway's clock once it is known (before that, the
+/// wall clock): the mock core then shares the gateway's notion of "today".
+#[derive(Debug, Default)]
+struct GatewayClock(std::sync::OnceLock<Arc<ManualClock>>);
+
+impl obgw::clock::Clock for GatewayClock {
+    fn now(&self) -> OffsetDateTime {
+        match self.0.get() {
+            Some(clock) => obgw::clock::Clock::now(clock.as_ref()),
+            None => obgw::clock::Clock::now(&obgw::clock::SystemClock),
+        }
+    }
+}
+
+impl TestApp {
+    /// Like `spawn_on_mock_core`, but the mock core reads the gateway's clock:
+    /// moving `clock` moves both, as it moves the sandbox (e.g. the balances'
+    /// `referenceDate` and the mock's challenge expiry follow it).
+    pub async fn spawn_on_mock_core_sharing_the_clock() -> MockCoreApp {
+        let clock = Arc::new(GatewayClock::default());
+        let options = obgw::core::http::mock::MockCoreOptions {
+            clock: clock.clone(),
+            ..Default::default()
+        };
+        let core = obgw::core::http::mock::spawn_mock_core_with("127.0.0.1:0", options)
+            .await
+            .expect("mock core starts");
+        let app = TestApp::spawn_with(|c| use_http_core(c, &core.base_url())).await;
+        clock
+            .0
+            .set(app.clock.clone())
+            .expect("the clock is set once");
+        MockCoreApp { app, core }
+    }
+
+    /// Like `alice_token_for`, with alice picking `accounts` (resource ids) on
+    /// the consent page, as `availableAccounts…`/`allPsd2` consents ask.
+    pub async fn alice_token_picking(
+        &self,
+        body: &serde_json::Value,
+        accounts: &[&str],
+    ) -> (String, serde_json::Value) {
+        let token = self.client_token("accounts").await;
+        let res = self.post_consent(&token, body).await;
+        assert_eq!(res.status(), 201);
+        let consent_id = json(res).await["consentId"].as_str().unwrap().to_owned();
+        let (verifier, challenge) = pkce();
+        let scope = format!("AIS:{consent_id}");
+        let mut browser = PsuBrowser::new(self);
+        let (status, _, _) = browser
+            .open(&authorize_query(&consent_id, &challenge, &scope))
+            .await;
+        assert_eq!(status, 200);
+        let (status, _, page) = browser.login("alice", "alice").await;
+        assert_eq!(status, 200, "{page}");
+        let otp = page.contains("name=\"otp\"").then_some("123456");
+        let (status, location, page) = browser.approve(otp, accounts).await;
+        assert_eq!(status, 303, "{page}");
+        let code = query_param(&location.unwrap(), "code").unwrap();
+        let res = self.exchange(&code, &verifier).await;
+        assert_eq!(res.status(), 200);
+        (consent_id, json(res).await)
+    }
+}
