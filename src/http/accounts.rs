@@ -15,8 +15,6 @@
 //! Any account id outside the consent, whether it exists or not, is the same
 //! 401 `CONSENT_INVALID`, decided before the core is asked anything.
 
-use std::net::IpAddr;
-
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, get, web};
 use serde::{Deserialize, Serialize};
@@ -36,11 +34,11 @@ use crate::core::{
 use crate::domain::Money;
 use crate::http::AppState;
 use crate::http::auth::Bearer;
+use crate::http::consents::psu_ip_address;
 use crate::http::consents::{AccountReferenceBody, Href};
 use crate::http::errors::{ApiError, TppErrorBody};
 
 const TAG: &str = "Account information";
-const PSU_IP_ADDRESS: &str = "PSU-IP-Address";
 /// How far back `dateFrom` reaches when the TPP does not say.
 const DEFAULT_PERIOD: Duration = Duration::days(90);
 const DEFAULT_ITEMS_PER_PAGE: u32 = 100;
@@ -204,22 +202,6 @@ fn frequency_error(e: FrequencyError) -> ApiError {
 fn core_failed(e: CoreError) -> ApiError {
     tracing::warn!(error.cause = %e, "core banking call failed");
     ApiError::unavailable()
-}
-
-/// The optional `PSU-IP-Address` header; when present it must be an IP address.
-fn psu_ip_address(req: &HttpRequest) -> Result<Option<IpAddr>, ApiError> {
-    req.headers()
-        .get(PSU_IP_ADDRESS)
-        .map(|v| {
-            v.to_str()
-                .ok()
-                .and_then(|s| s.trim().parse::<IpAddr>().ok())
-                .ok_or_else(|| {
-                    ApiError::format("PSU-IP-Address must be an IPv4 or IPv6 address.")
-                        .with_path(PSU_IP_ADDRESS)
-                })
-        })
-        .transpose()
 }
 
 async fn account_or_404(state: &AppState, id: &AccountId) -> Result<Account, ApiError> {

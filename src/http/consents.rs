@@ -297,7 +297,7 @@ fn idempotency_key(req: &HttpRequest) -> Result<IdempotencyKey, ApiError> {
 }
 
 /// The optional `PSU-IP-Address` header; when present it must be an IP address.
-fn psu_ip_address(req: &HttpRequest) -> Result<Option<IpAddr>, ApiError> {
+pub(crate) fn psu_ip_address(req: &HttpRequest) -> Result<Option<IpAddr>, ApiError> {
     req.headers()
         .get(PSU_IP_ADDRESS)
         .map(|v| {

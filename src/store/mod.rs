@@ -6,6 +6,8 @@
 //! this file and in the two migration folders, nowhere else.
 
 pub mod schema;
+#[cfg(test)]
+pub(crate) mod testing;
 
 use std::path::Path;
 use std::time::Duration;

@@ -3,10 +3,9 @@
 //! This file holds the fixture (also used by `idempotency`'s tests); the
 //! specifications are grouped by topic.
 
-use std::path::PathBuf;
+use crate::store::testing::Scratch;
 use std::sync::Arc;
 
-use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use serde_json::{Value, json};
 use time::macros::datetime;
@@ -25,53 +24,6 @@ pub(crate) const TPP_A: &str = "tpp-a";
 pub(crate) const TPP_B: &str = "tpp-b";
 pub(crate) const IBAN_A: &str = "DE89370400440532013000";
 
-/// Where a test's database lives, removed when the test ends.
-enum Scratch {
-    SqliteFile(PathBuf),
-    PgSchema { base: String, schema: String },
-}
-
-impl Scratch {
-    fn new() -> (Scratch, String) {
-        match std::env::var("OBGW_TEST_DATABASE_URL") {
-            Ok(base) if !base.is_empty() => {
-                let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
-                let mut conn = diesel::PgConnection::establish(&base).unwrap();
-                conn.batch_execute(&format!("CREATE SCHEMA {schema}"))
-                    .unwrap();
-                let sep = if base.contains('?') { '&' } else { '?' };
-                let url = format!("{base}{sep}options=-csearch_path%3D{schema}");
-                (Scratch::PgSchema { base, schema }, url)
-            }
-            _ => {
-                let file = format!("obgw-consent-{}.db", uuid::Uuid::new_v4());
-                let path = std::env::temp_dir().join(file);
-                let url = path.to_str().unwrap().to_owned();
-                (Scratch::SqliteFile(path), url)
-            }
-        }
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        match self {
-            Scratch::SqliteFile(path) => {
-                for suffix in ["", "-wal", "-shm"] {
-                    let mut p = path.clone().into_os_string();
-                    p.push(suffix);
-                    let _ = std::fs::remove_file(p);
-                }
-            }
-            Scratch::PgSchema { base, schema } => {
-                if let Ok(mut conn) = diesel::PgConnection::establish(base) {
-                    let _ = conn.batch_execute(&format!("DROP SCHEMA {schema} CASCADE"));
-                }
-            }
-        }
-    }
-}
-
 /// A migrated database with clients [`TPP_A`] and [`TPP_B`] registered.
 pub(crate) struct TestDb {
     pub store: Store,
@@ -80,7 +32,7 @@ pub(crate) struct TestDb {
 
 impl TestDb {
     pub fn new() -> TestDb {
-        let (scratch, url) = Scratch::new();
+        let (scratch, url) = Scratch::new("consent");
         let store = Store::connect(&url, 8).unwrap();
         store.migrate().unwrap();
         let now = to_db_time(datetime!(2026-01-01 00:00 UTC));

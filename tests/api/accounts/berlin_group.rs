@@ -1,5 +1,5 @@
 //! Checks response bodies against the Berlin Group NextGenPSD2 1.3.11 OpenAPI
-//! document (`../shared/standards/`), with a small validator for the part of
+//! document (a copy in `tests/fixtures/`, CC-BY-4.0 by the Berlin Group), with a small validator for the part of
 //! OpenAPI 3.0 / JSON Schema its schemas use: `$ref` into the document, `type`,
 //! `required`, `properties`, `additionalProperties`, `items`, `enum`, `allOf`,
 //! `anyOf`, `oneOf`, `maxLength`, and the `date` / `date-time` formats.
@@ -11,7 +11,7 @@ use serde_json::Value;
 
 const SPEC: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../shared/standards/berlin-group-psd2-api-1.3.11.yaml"
+    "/tests/fixtures/berlin-group-psd2-api-1.3.11.yaml"
 );
 
 fn spec() -> &'static Value {

@@ -2,11 +2,10 @@
 //! a SQLite file, or a PostgreSQL schema when `OBGW_TEST_DATABASE_URL` is set.
 //! This file holds the fixture; the specifications are grouped by topic.
 
+use crate::store::testing::Scratch;
 use std::collections::HashSet;
-use std::path::PathBuf;
 use std::sync::Arc;
 
-use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use time::macros::{date, datetime};
 use time::{Date, Duration};
@@ -32,57 +31,8 @@ struct Sandbox {
     _scratch: Scratch,
 }
 
-/// Where a test's database lives, removed when the test ends.
-enum Scratch {
-    SqliteFile(PathBuf),
-    PgSchema { base: String, schema: String },
-}
-
-impl Scratch {
-    /// A fresh SQLite file, or a fresh schema in the PostgreSQL database named by
-    /// `OBGW_TEST_DATABASE_URL` (as the integration tests do).
-    fn new() -> (Scratch, String) {
-        match std::env::var("OBGW_TEST_DATABASE_URL") {
-            Ok(base) if !base.is_empty() => {
-                let schema = format!("sandbox_{}", uuid::Uuid::new_v4().simple());
-                let mut conn = diesel::PgConnection::establish(&base).unwrap();
-                conn.batch_execute(&format!("CREATE SCHEMA {schema}"))
-                    .unwrap();
-                let sep = if base.contains('?') { '&' } else { '?' };
-                let url = format!("{base}{sep}options=-csearch_path%3D{schema}");
-                (Scratch::PgSchema { base, schema }, url)
-            }
-            _ => {
-                let file = format!("obgw-sandbox-{}.db", uuid::Uuid::new_v4());
-                let path = std::env::temp_dir().join(file);
-                let url = path.to_str().unwrap().to_owned();
-                (Scratch::SqliteFile(path), url)
-            }
-        }
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        match self {
-            Scratch::SqliteFile(path) => {
-                for suffix in ["", "-wal", "-shm"] {
-                    let mut p = path.clone().into_os_string();
-                    p.push(suffix);
-                    let _ = std::fs::remove_file(p);
-                }
-            }
-            Scratch::PgSchema { base, schema } => {
-                if let Ok(mut conn) = diesel::PgConnection::establish(base) {
-                    let _ = conn.batch_execute(&format!("DROP SCHEMA {schema} CASCADE"));
-                }
-            }
-        }
-    }
-}
-
 fn sandbox() -> Sandbox {
-    let (scratch, url) = Scratch::new();
+    let (scratch, url) = Scratch::new("sandbox");
     let store = Store::connect(&url, 4).unwrap();
     store.migrate().unwrap();
     let clock = Arc::new(ManualClock::new(datetime!(2026-06-15 10:30 UTC)));
