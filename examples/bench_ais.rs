@@ -10,7 +10,7 @@
 //! ```sh
 //! cargo run --release --example bench_ais                       # sandbox core (SQLite)
 //! cargo run --release --example bench_ais -- --adapter http     # HTTP adapter + in-process mock core
-//! cargo run --release --example bench_ais -- --database postgres://postgres@127.0.0.1:5432/test
+//! cargo run --release --example bench_ais -- --database postgres://postgres@127.0.0.1:5432/obgw_bench
 //! ```
 
 use std::sync::Arc;
