@@ -741,3 +741,22 @@ impl TestApp {
         (consent_id, json(res).await)
     }
 }
+
+impl TestApp {
+    /// A consent's status as the demo TPP reads it (`GET /v1/consents/{id}/status`).
+    pub async fn consent_status(&self, consent_id: &str) -> String {
+        let token = self.client_token("accounts").await;
+        let res = self
+            .tpp
+            .get(format!("{}/v1/consents/{consent_id}/status", self.mtls_url))
+            .bearer_auth(&token)
+            .header("X-Request-ID", uuid::Uuid::new_v4().to_string())
+            .send()
+            .await
+            .unwrap();
+        json(res).await["consentStatus"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+}

@@ -135,16 +135,7 @@ async fn a_tpp_completes_the_ais_flow_and_reads_exactly_the_consented_accounts()
     assert_eq!(listed.len(), 2);
     assert!(listed.contains(&ibans[0].as_str()) && listed.contains(&ibans[1].as_str()));
 
-    let token = app.client_token("accounts").await;
-    let status = app
-        .tpp
-        .get(format!("{}/v1/consents/{consent_id}/status", app.mtls_url))
-        .bearer_auth(&token)
-        .header("X-Request-ID", uuid::Uuid::new_v4().to_string())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(json(status).await["consentStatus"], "valid");
+    assert_eq!(app.consent_status(&consent_id).await, "valid");
 }
 
 #[tokio::test]
@@ -846,15 +837,7 @@ async fn the_psu_must_own_every_account_the_consent_names() {
     assert_eq!(status, 403);
     assert!(page.contains("not yours"));
     assert!(page.contains("error=access_denied"));
-    let status = app
-        .tpp
-        .get(format!("{}/v1/consents/{consent_id}/status", app.mtls_url))
-        .bearer_auth(&token)
-        .header("X-Request-ID", uuid::Uuid::new_v4().to_string())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(json(status).await["consentStatus"], "rejected");
+    assert_eq!(app.consent_status(&consent_id).await, "rejected");
 }
 
 #[tokio::test]
@@ -876,16 +859,7 @@ async fn denying_rejects_the_consent_and_redirects_with_access_denied() {
         Some("access_denied")
     );
     assert_eq!(query_param(&location, "state").as_deref(), Some("st-123"));
-    let token = app.client_token("accounts").await;
-    let res = app
-        .tpp
-        .get(format!("{}/v1/consents/{consent_id}/status", app.mtls_url))
-        .bearer_auth(&token)
-        .header("X-Request-ID", uuid::Uuid::new_v4().to_string())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(json(res).await["consentStatus"], "rejected");
+    assert_eq!(app.consent_status(&consent_id).await, "rejected");
 }
 
 #[tokio::test]
