@@ -252,11 +252,27 @@ impl Application {
     /// the future in tests).
     pub async fn run_until_stopped(self) -> Result<(), std::io::Error> {
         let limiter = self.state.limiter.clone();
+        let (store, clock) = (self.state.store.clone(), self.state.clock.clone());
         let housekeeping = tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(60));
-            loop {
+            for round in 0u64.. {
                 tick.tick().await;
                 limiter.housekeeping();
+                // Every ten minutes (and at start), drop expired OAuth rows.
+                if round % 10 == 0 {
+                    let now = clock.now();
+                    let purged = store
+                        .write(move |c| {
+                            crate::oauth::housekeeping::purge_expired(c, now)
+                                .map_err(crate::store::StoreError::from)
+                        })
+                        .await;
+                    match purged {
+                        Ok(0) => {}
+                        Ok(n) => tracing::info!(rows = n, "purged expired authorization rows"),
+                        Err(e) => tracing::warn!(error.cause = %e, "housekeeping failed"),
+                    }
+                }
             }
         });
         let public_handle = self.public.handle();

@@ -37,6 +37,7 @@ pub mod authorize;
 pub mod clients;
 mod consent_page;
 pub mod grants;
+pub mod housekeeping;
 pub mod keys;
 pub mod pkce;
 pub mod records;
