@@ -490,6 +490,24 @@ pub enum BookingStatusParam {
     Both,
 }
 
+/// The request headers every AIS read carries (documentation only: the handlers
+/// read them through `Bearer`, `consent_for` and `psu_ip_address`).
+#[derive(IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)]
+pub struct AisHeaders {
+    /// A UUID identifying this request; echoed.
+    #[param(rename = "X-Request-ID")]
+    x_request_id: uuid::Uuid,
+    /// The AIS consent the token was issued for.
+    #[param(rename = "Consent-ID")]
+    consent_id: String,
+    /// Present exactly when the PSU asked for this read; such reads do not count
+    /// against a recurring consent's frequencyPerDay.
+    #[param(rename = "PSU-IP-Address")]
+    psu_ip_address: Option<String>,
+}
+
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase")]
 #[into_params(parameter_in = Query)]
@@ -742,9 +760,7 @@ fn today(state: &AppState) -> Date {
     security(("mtls" = [], "oauth2" = ["AIS:<consentId>"])),
     params(
         AccountQuery,
-        ("X-Request-ID" = uuid::Uuid, Header, description = "A UUID identifying this request; echoed."),
-        ("Consent-ID" = String, Header, description = "The AIS consent the token was issued for."),
-        ("PSU-IP-Address" = Option<String>, Header, description = "Present exactly when the PSU asked for this read; such reads do not count against a recurring consent's frequencyPerDay."),
+        AisHeaders,
     ),
     responses(
         (status = 200, body = AccountList),
@@ -791,9 +807,7 @@ pub async fn list_accounts(
     params(
         ("accountId" = String, Path, description = "The account's `resourceId`."),
         AccountQuery,
-        ("X-Request-ID" = uuid::Uuid, Header, description = "A UUID identifying this request; echoed."),
-        ("Consent-ID" = String, Header, description = "The AIS consent the token was issued for."),
-        ("PSU-IP-Address" = Option<String>, Header, description = "Present exactly when the PSU asked for this read; such reads do not count against a recurring consent's frequencyPerDay."),
+        AisHeaders,
     ),
     responses(
         (status = 200, body = AccountDetailsResponse),
@@ -833,9 +847,7 @@ pub async fn read_account_details(
     security(("mtls" = [], "oauth2" = ["AIS:<consentId>"])),
     params(
         ("accountId" = String, Path, description = "The account's `resourceId`."),
-        ("X-Request-ID" = uuid::Uuid, Header, description = "A UUID identifying this request; echoed."),
-        ("Consent-ID" = String, Header, description = "The AIS consent the token was issued for."),
-        ("PSU-IP-Address" = Option<String>, Header, description = "Present exactly when the PSU asked for this read; such reads do not count against a recurring consent's frequencyPerDay."),
+        AisHeaders,
     ),
     responses(
         (status = 200, body = BalancesResponse),
@@ -884,9 +896,7 @@ pub async fn read_balances(
     params(
         ("accountId" = String, Path, description = "The account's `resourceId`."),
         TransactionListQuery,
-        ("X-Request-ID" = uuid::Uuid, Header, description = "A UUID identifying this request; echoed."),
-        ("Consent-ID" = String, Header, description = "The AIS consent the token was issued for."),
-        ("PSU-IP-Address" = Option<String>, Header, description = "Present exactly when the PSU asked for this read; such reads do not count against a recurring consent's frequencyPerDay."),
+        AisHeaders,
     ),
     responses(
         (status = 200, body = TransactionsResponse),
@@ -942,9 +952,7 @@ pub async fn list_transactions(
     params(
         ("accountId" = String, Path, description = "The account's `resourceId`."),
         ("transactionId" = String, Path, description = "A `transactionId` from the account's transaction list."),
-        ("X-Request-ID" = uuid::Uuid, Header, description = "A UUID identifying this request; echoed."),
-        ("Consent-ID" = String, Header, description = "The AIS consent the token was issued for."),
-        ("PSU-IP-Address" = Option<String>, Header, description = "Present exactly when the PSU asked for this read; such reads do not count against a recurring consent's frequencyPerDay."),
+        AisHeaders,
     ),
     responses(
         (status = 200, body = TransactionDetailsResponse),

@@ -760,3 +760,17 @@ impl TestApp {
             .to_owned()
     }
 }
+
+impl TestApp {
+    /// The refresh-token grant as the demo TPP.
+    pub async fn refresh(&self, refresh_token: &str) -> reqwest::Response {
+        self.token_with(
+            &self.tpp,
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", refresh_token),
+            ],
+        )
+        .await
+    }
+}

@@ -309,15 +309,7 @@ async fn a_replayed_code_is_refused_and_revokes_the_tokens_issued_from_it() {
     let res = app.accounts_as(&app.tpp, access, &consent_id).await;
     assert_eq!(res.status(), 401);
     assert_eq!(tpp_code(&json(res).await), "TOKEN_INVALID");
-    let refresh = app
-        .token_with(
-            &app.tpp,
-            &[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", first["refresh_token"].as_str().unwrap()),
-            ],
-        )
-        .await;
+    let refresh = app.refresh(first["refresh_token"].as_str().unwrap()).await;
     assert_eq!(refresh.status(), 400);
 }
 
@@ -577,12 +569,7 @@ async fn refresh_tokens_rotate_and_reuse_of_a_rotated_one_revokes_the_family() {
     let app = TestApp::spawn().await;
     let (consent_id, tokens) = app.alice_token().await;
     let first = tokens["refresh_token"].as_str().unwrap().to_owned();
-    let res = app
-        .token_with(
-            &app.tpp,
-            &[("grant_type", "refresh_token"), ("refresh_token", &first)],
-        )
-        .await;
+    let res = app.refresh(&first).await;
     assert_eq!(res.status(), 200);
     let second = json(res).await;
     let second_refresh = second["refresh_token"].as_str().unwrap().to_owned();
@@ -596,23 +583,10 @@ async fn refresh_tokens_rotate_and_reuse_of_a_rotated_one_revokes_the_family() {
     );
 
     // Someone replays the rotated token: the whole family dies.
-    let res = app
-        .token_with(
-            &app.tpp,
-            &[("grant_type", "refresh_token"), ("refresh_token", &first)],
-        )
-        .await;
+    let res = app.refresh(&first).await;
     assert_eq!(res.status(), 400);
     assert_eq!(json(res).await["error"], "invalid_grant");
-    let res = app
-        .token_with(
-            &app.tpp,
-            &[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", &second_refresh),
-            ],
-        )
-        .await;
+    let res = app.refresh(&second_refresh).await;
     assert_eq!(res.status(), 400);
     assert_eq!(
         app.accounts_as(&app.tpp, &second_access, &consent_id)
@@ -659,12 +633,7 @@ async fn a_revoked_access_token_stops_working_at_once_and_introspection_says_ina
             .status(),
         200
     );
-    let res = app
-        .token_with(
-            &app.tpp,
-            &[("grant_type", "refresh_token"), ("refresh_token", refresh)],
-        )
-        .await;
+    let res = app.refresh(refresh).await;
     assert_eq!(res.status(), 400);
 }
 
@@ -686,15 +655,7 @@ async fn a_deleted_consent_stops_its_tokens_at_once() {
     let res = app.accounts_as(&app.tpp, access, &consent_id).await;
     assert_eq!(res.status(), 401);
     assert_eq!(tpp_code(&json(res).await), "CONSENT_INVALID");
-    let res = app
-        .token_with(
-            &app.tpp,
-            &[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
-            ],
-        )
-        .await;
+    let res = app.refresh(tokens["refresh_token"].as_str().unwrap()).await;
     assert_eq!(res.status(), 400);
 }
 
@@ -1009,12 +970,7 @@ async fn a_refresh_token_family_ends_180_days_after_the_psus_last_one_time_code(
     let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
 
     app.clock.advance(Duration::days(79));
-    let res = app
-        .token_with(
-            &app.tpp,
-            &[("grant_type", "refresh_token"), ("refresh_token", &refresh)],
-        )
-        .await;
+    let res = app.refresh(&refresh).await;
     assert_eq!(
         res.status(),
         200,
@@ -1026,12 +982,7 @@ async fn a_refresh_token_family_ends_180_days_after_the_psus_last_one_time_code(
         .to_owned();
 
     app.clock.advance(Duration::days(2));
-    let res = app
-        .token_with(
-            &app.tpp,
-            &[("grant_type", "refresh_token"), ("refresh_token", &refresh)],
-        )
-        .await;
+    let res = app.refresh(&refresh).await;
     assert_eq!(res.status(), 400, "day 181: the PSU must pass SCA again");
     assert_eq!(json(res).await["error"], "invalid_grant");
 }
