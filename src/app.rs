@@ -25,6 +25,9 @@ use crate::oauth::keys::DbKeyStore;
 use crate::oauth::throttle::LoginThrottle;
 use crate::oauth::tokens::TokenService;
 use crate::oauth::{AuthServer, OAuthSettings};
+use crate::payments::{
+    Forwarder, ForwarderSettings, PaymentLimits, PaymentService, PaymentSettings,
+};
 use crate::ratelimit::{LocalRateLimiter, RateLimiter};
 use crate::store::Store;
 use crate::tls::{self, ClientCertificate};
@@ -123,6 +126,17 @@ impl Application {
             clock.clone(),
             ConsentSettings::from(&config.consents),
         );
+        let payments = PaymentService::new(
+            store.clone(),
+            core.clone(),
+            clock.clone(),
+            PaymentSettings {
+                limits: PaymentLimits {
+                    max_amount: config.payments.max_amount(),
+                },
+                risk: config.risk.clone(),
+            },
+        );
         let clients = ClientRegistry::new(store.clone());
         let oauth = AuthServer {
             store: store.clone(),
@@ -131,6 +145,7 @@ impl Application {
             tokens,
             keys,
             consents: consents.clone(),
+            payments: payments.clone(),
             core: core.clone(),
             throttle: LoginThrottle::new(
                 store.clone(),
@@ -152,6 +167,7 @@ impl Application {
             mtls_base_url: format!("https://{mtls_addr}"),
             oauth,
             consents,
+            payments,
         };
 
         let public_tls =
@@ -248,6 +264,12 @@ impl Application {
         &self.state
     }
 
+    /// The payment forwarding worker over this gateway's outbox (started by
+    /// [`Application::run_until_stopped`] unless `payments.run_forwarder` is off).
+    pub fn forwarder(&self) -> Forwarder {
+        forwarder(&self.state)
+    }
+
     /// Serves until both listeners stop (Ctrl-C / SIGTERM in the binary; dropping
     /// the future in tests).
     pub async fn run_until_stopped(self) -> Result<(), std::io::Error> {
@@ -275,6 +297,12 @@ impl Application {
                 }
             }
         });
+        let forwarder = self
+            .state
+            .config
+            .payments
+            .run_forwarder
+            .then(|| tokio::spawn(self.forwarder().run()));
         let public_handle = self.public.handle();
         let mtls_handle = self.mtls.handle();
         let stop = async move {
@@ -288,8 +316,30 @@ impl Application {
             () = stop => Ok(()),
         };
         housekeeping.abort();
+        if let Some(f) = forwarder {
+            f.abort();
+        }
         result
     }
+}
+
+/// A payment forwarding worker over `state`'s outbox and core. Any number may run
+/// (in one process or across replicas): each row is claimed by exactly one.
+pub fn forwarder(state: &AppState) -> Forwarder {
+    let config = &state.config.payments;
+    Forwarder::new(
+        state.store.clone(),
+        state.core.clone(),
+        state.clock.clone(),
+        ForwarderSettings {
+            lease: time::Duration::seconds(
+                i64::try_from(config.claim_lease_seconds).unwrap_or(i64::MAX),
+            ),
+            poll_interval: Duration::from_millis(config.poll_interval_ms),
+            batch: 32,
+        },
+        state.payments.wake_handle(),
+    )
 }
 
 async fn shutdown_signal() {

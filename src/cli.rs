@@ -47,9 +47,18 @@ pub enum Command {
     /// Inspect AIS consents; revoke one on the PSU's behalf.
     #[command(subcommand)]
     Consents(ConsentsCommand),
+    /// Inspect payments: status, risk decisions (score, features, reasons), outbox.
+    #[command(subcommand)]
+    Payments(PaymentsCommand),
     /// Manage the access-token signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PaymentsCommand {
+    /// Print a payment with every risk decision and its outbox row as JSON.
+    Show { payment_id: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -135,6 +144,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Consents(cmd) => {
             let store = crate::app::open_store(&config).await?;
             consents(cmd, store, &config).await?;
+        }
+        Command::Payments(PaymentsCommand::Show { payment_id }) => {
+            let store = crate::app::open_store(&config).await?;
+            let shown = crate::payments::inspect(&store, &payment_id)
+                .await
+                .map_err(|e| anyhow::anyhow!("payment {payment_id}: {e}"))?;
+            println!("{}", serde_json::to_string_pretty(&shown)?);
         }
         Command::Keys(KeysCommand::Rotate) => {
             let store = crate::app::open_store(&config).await?;

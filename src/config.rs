@@ -22,6 +22,44 @@ pub struct Config {
     pub psu: PsuConfig,
     pub metrics: MetricsConfig,
     pub rate_limits: RateLimitsConfig,
+    pub payments: PaymentsConfig,
+    pub risk: crate::risk::RiskConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PaymentsConfig {
+    /// The largest amount one payment may carry, as a decimal string in the
+    /// payment's currency; larger amounts are refused with FORMAT_ERROR.
+    pub max_amount: String,
+    /// Seconds a forwarding worker owns an outbox row; when it runs out (the core
+    /// did not answer, or the gateway died) the next claim reconciles with the core.
+    pub claim_lease_seconds: u64,
+    /// Milliseconds between outbox polls when no approval wakes the worker.
+    pub poll_interval_ms: u64,
+    /// Run the forwarding worker in this process. Turn it off on replicas that
+    /// should only serve the API (at least one replica must forward).
+    pub run_forwarder: bool,
+}
+
+impl Default for PaymentsConfig {
+    fn default() -> Self {
+        PaymentsConfig {
+            max_amount: "100000".into(),
+            claim_lease_seconds: 30,
+            poll_interval_ms: 500,
+            run_forwarder: true,
+        }
+    }
+}
+
+impl PaymentsConfig {
+    /// `max_amount` as a decimal (validated by [`Config::validate`]).
+    pub fn max_amount(&self) -> rust_decimal::Decimal {
+        self.max_amount
+            .parse()
+            .unwrap_or(rust_decimal::Decimal::ZERO)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -434,6 +472,23 @@ impl Config {
             ));
         }
         self.core.http.validate()?;
+        match self.payments.max_amount.parse::<rust_decimal::Decimal>() {
+            Ok(d) if d > rust_decimal::Decimal::ZERO => {}
+            _ => {
+                return Err(ConfigError(
+                    "payments.max_amount must be a positive decimal string".into(),
+                ));
+            }
+        }
+        self.risk
+            .validate()
+            .map_err(|e| ConfigError(format!("risk.{} {}", e.key, e.problem)))?;
+        if self.payments.claim_lease_seconds == 0 || self.payments.poll_interval_ms == 0 {
+            return Err(ConfigError(
+                "payments.claim_lease_seconds and payments.poll_interval_ms must be positive"
+                    .into(),
+            ));
+        }
         Ok(())
     }
 }

@@ -26,8 +26,13 @@ pub mod idempotency;
 pub mod metrics;
 /// The authorization server: TPP clients, grants, tokens, keys, the PSU page.
 pub mod oauth;
+/// Payment initiation: validation, idempotency, the status machine, forwarding
+/// to the core exactly once through an outbox.
+pub mod payments;
 /// Keyed rate limits.
 pub mod ratelimit;
+/// Payment risk scoring and PSD2 RTS SCA exemptions.
+pub mod risk;
 /// Secrets as types.
 pub mod secret;
 /// Diesel storage over SQLite or PostgreSQL.

@@ -273,7 +273,7 @@ fn self_href(state: &AppState, id: &ConsentId) -> String {
 }
 
 /// The `Idempotency-Key` (or UK `x-idempotency-key`) header, required.
-fn idempotency_key(req: &HttpRequest) -> Result<IdempotencyKey, ApiError> {
+pub(crate) fn idempotency_key(req: &HttpRequest) -> Result<IdempotencyKey, ApiError> {
     let header = |name: &str| {
         req.headers()
             .get(name)

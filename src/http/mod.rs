@@ -11,6 +11,7 @@ pub mod errors;
 pub mod middleware;
 pub mod oauth;
 pub mod ops;
+pub mod payments;
 pub mod psu;
 pub mod whoami;
 
@@ -51,6 +52,8 @@ pub struct AppState {
     pub oauth: crate::oauth::AuthServer,
     /// AIS consents.
     pub consents: crate::consent::ConsentService,
+    /// Payment initiation.
+    pub payments: crate::payments::PaymentService,
 }
 
 impl std::fmt::Debug for dyn CoreBanking {
@@ -152,7 +155,11 @@ pub fn mtls_routes(cfg: &mut ServiceConfig) {
         .service(accounts::read_account_details)
         .service(accounts::read_balances)
         .service(accounts::list_transactions)
-        .service(accounts::read_transaction_details);
+        .service(accounts::read_transaction_details)
+        .service(payments::initiate_payment)
+        .service(payments::get_payment)
+        .service(payments::get_payment_status)
+        .service(payments::cancel_payment);
 }
 
 /// The OpenAPI document of both listeners, generated from the registered routes.

@@ -14,7 +14,7 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use crate::http::AppState;
 use crate::http::errors::{html_error, html_escape};
 use crate::oauth::authorize::{
-    AuthorizeError, AuthorizeParams, Decision, PsuStep, Review, StepOutcome,
+    AuthorizeError, AuthorizeParams, Decision, PaymentSummary, PsuStep, Review, StepOutcome,
 };
 use crate::secret::Secret;
 
@@ -84,7 +84,53 @@ Log in to review the request.</p>{err}\
     )
 }
 
+fn render_payment_review(r: &Review, p: &PaymentSummary, csrf: &str) -> HttpResponse {
+    let reference = p
+        .reference
+        .as_deref()
+        .map(|r| format!("<tr><th>Reference</th><td>{}</td></tr>", html_escape(r)))
+        .unwrap_or_default();
+    let mut body = format!(
+        "<h1>Approve a payment for {client}</h1><p><strong>{client}</strong> asks you to approve this payment.</p>{err}\
+<table><tr><th>Amount</th><td><strong>{amount} {currency}</strong></td></tr>\
+<tr><th>Payee</th><td>{name}<br>{iban}</td></tr>{reference}\
+<tr><th>From your account</th><td>{debtor}</td></tr></table>\
+<form method=\"post\" action=\"/oauth/authorize/decision\">{csrf}",
+        client = html_escape(&r.client_name),
+        err = error_line(&r.error),
+        amount = html_escape(&p.amount),
+        currency = html_escape(&p.currency),
+        name = html_escape(&p.creditor_name),
+        iban = html_escape(&p.creditor_iban),
+        debtor = html_escape(&p.debtor_iban),
+        csrf = csrf_input(csrf),
+    );
+    match &r.otp_prompt {
+        Some(prompt) => body.push_str(&format!(
+            "<label>{} <input name=\"otp\" inputmode=\"numeric\" autocomplete=\"one-time-code\"></label>",
+            html_escape(prompt)
+        )),
+        None => body.push_str(
+            "<p>No one-time code is needed for this payment (a strong customer authentication exemption applies).</p>",
+        ),
+    }
+    if r.offer_trust {
+        body.push_str(
+            "<label><input type=\"checkbox\" name=\"trust_payee\" value=\"on\"> Trust this payee: \
+later payments to it may not need a one-time code</label>",
+        );
+    }
+    body.push_str(
+        "<button type=\"submit\" name=\"decision\" value=\"approve\">Approve payment</button>\
+<button type=\"submit\" name=\"decision\" value=\"deny\" formnovalidate>Deny</button></form>",
+    );
+    page(StatusCode::OK, "Approve a payment", &body)
+}
+
 fn render_review(r: &Review, csrf: &str) -> HttpResponse {
+    if let Some(p) = &r.payment {
+        return render_payment_review(r, p, csrf);
+    }
     let mut body = format!(
         "<h1>Review access for {client}</h1><p><strong>{client}</strong> asks to read the following, \
 until <strong>{until}</strong>, at most <strong>{freq}</strong> time(s) a day when you are not using it{rec}.</p>{err}\
@@ -242,7 +288,7 @@ fn field<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
         ("client_id" = String, Query),
         ("response_type" = String, Query, description = "`code`"),
         ("redirect_uri" = String, Query, description = "Exactly one registered redirect URI"),
-        ("scope" = String, Query, description = "`AIS:<consentId>`"),
+        ("scope" = String, Query, description = "`AIS:<consentId>` or `PIS:<paymentId>`"),
         ("state" = Option<String>, Query),
         ("code_challenge" = String, Query, description = "PKCE S256 challenge"),
         ("code_challenge_method" = String, Query, description = "`S256`"),
@@ -364,6 +410,7 @@ pub async fn decision(
             .filter(|(k, _)| k == "account")
             .map(|(_, v)| v.clone())
             .collect(),
+        trust_payee: field(&form, "trust_payee") == Some("on"),
     };
     match state
         .oauth

@@ -70,6 +70,17 @@ pub struct ValidRequest {
     pub scope: TokenScope,
 }
 
+/// What the review page shows about a payment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentSummary {
+    pub amount: String,
+    pub currency: String,
+    pub creditor_name: String,
+    pub creditor_iban: String,
+    pub debtor_iban: String,
+    pub reference: Option<String>,
+}
+
 /// Why an authorization request failed, and how to tell whom.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuthorizeError {
@@ -135,6 +146,10 @@ pub struct Review {
     pub recurring: bool,
     /// The one-time code is asked (SCA due), with the core's prompt.
     pub otp_prompt: Option<String>,
+    /// The payment asked for (then `access` and `pick` are empty).
+    pub payment: Option<Box<PaymentSummary>>,
+    /// Offer "trust this payee" (PSD2 RTS Art. 13): only where SCA is asked.
+    pub offer_trust: bool,
     pub error: Option<String>,
 }
 
@@ -171,20 +186,22 @@ pub struct Decision {
     pub approve: bool,
     pub otp: Option<Secret>,
     pub accounts: Vec<String>,
+    /// "Trust this payee" was ticked (payments, only honoured with SCA).
+    pub trust_payee: bool,
 }
 
 #[derive(Debug, Clone)]
-struct Session {
-    session_hash: String,
-    csrf_hash: String,
-    client_id: String,
-    redirect_uri: String,
-    state: Option<String>,
-    code_challenge: String,
-    scope: String,
-    psu_id: Option<String>,
-    sca_required: bool,
-    challenge_id: Option<String>,
+pub(super) struct Session {
+    pub(super) session_hash: String,
+    pub(super) csrf_hash: String,
+    pub(super) client_id: String,
+    pub(super) redirect_uri: String,
+    pub(super) state: Option<String>,
+    pub(super) code_challenge: String,
+    pub(super) scope: String,
+    pub(super) psu_id: Option<String>,
+    pub(super) sca_required: bool,
+    pub(super) challenge_id: Option<String>,
 }
 
 /// Appends query parameters to a registered redirect URI.
@@ -288,7 +305,12 @@ impl AuthServer {
             .scope
             .as_deref()
             .and_then(TokenScope::parse_user)
-            .ok_or_else(|| fail("invalid_scope", "scope must be AIS:<consentId>"))?;
+            .ok_or_else(|| {
+                fail(
+                    "invalid_scope",
+                    "scope must be AIS:<consentId> or PIS:<paymentId>",
+                )
+            })?;
         match &scope {
             TokenScope::Ais(consent_id) => {
                 let usable = self
@@ -301,7 +323,24 @@ impl AuthServer {
                     ));
                 }
             }
-            _ => return Err(fail("invalid_scope", "only AIS:<consentId> is supported")),
+            TokenScope::Pis(payment_id) => {
+                let usable = self
+                    .payments
+                    .awaits_authorization(&client.client_id, payment_id)
+                    .await?;
+                if !usable {
+                    return Err(fail(
+                        "invalid_scope",
+                        "unknown payment, or it is not awaiting authorization",
+                    ));
+                }
+            }
+            _ => {
+                return Err(fail(
+                    "invalid_scope",
+                    "only AIS:<consentId> and PIS:<paymentId> are supported",
+                ));
+            }
         }
         Ok(ValidRequest {
             client,
@@ -555,7 +594,7 @@ impl AuthServer {
 
     /// Rotates the session's CSRF token (every rendered form gets a fresh one) and
     /// applies `changes`.
-    async fn update_session(
+    pub(super) async fn update_session(
         &self,
         s: &Session,
         psu_id: Option<String>,
@@ -595,7 +634,7 @@ impl AuthServer {
         Ok(csrf)
     }
 
-    async fn finish_session(&self, s: &Session) -> Result<bool, AuthorizeError> {
+    pub(super) async fn finish_session(&self, s: &Session) -> Result<bool, AuthorizeError> {
         let now = self.clock.now();
         let hash = s.session_hash.clone();
         let csrf = s.csrf_hash.clone();
@@ -616,7 +655,7 @@ impl AuthServer {
         Ok(n == 1)
     }
 
-    fn client_name(&self, client_id: &str) -> String {
+    pub(super) fn client_name(&self, client_id: &str) -> String {
         self.clients
             .get_blocking(client_id)
             .ok()
@@ -672,6 +711,11 @@ impl AuthServer {
         };
         self.throttle.record_success(username).await?;
         tracing::info!(client.id = %session.client_id, "PSU authenticated on the consent page");
+        if let Some(TokenScope::Pis(payment_id)) = TokenScope::parse_user(&session.scope) {
+            return self
+                .payment_login(&session, &payment_id, psu, client_name)
+                .await;
+        }
 
         let consent_id = self.session_consent(&session)?;
         let review = self.review(&consent_id, &psu, &client_name).await?;
@@ -724,7 +768,7 @@ impl AuthServer {
         })
     }
 
-    fn denied_params<'a>(
+    pub(super) fn denied_params<'a>(
         &'a self,
         state: Option<&'a str>,
         text: &'a str,
@@ -819,6 +863,11 @@ impl AuthServer {
                     text: "Please log in first.".into(),
                 })?,
         );
+        if let Some(TokenScope::Pis(payment_id)) = TokenScope::parse_user(&session.scope) {
+            return self
+                .payment_decide(&session, &payment_id, psu, decision)
+                .await;
+        }
         let consent_id = self.session_consent(&session)?;
         let now = self.clock.now();
 
@@ -934,7 +983,7 @@ impl AuthServer {
         })
     }
 
-    async fn issue_code(
+    pub(super) async fn issue_code(
         &self,
         s: &Session,
         psu: &PsuId,

@@ -11,6 +11,12 @@ use crate::core::{AccountId, PsuId};
 use crate::oauth::authorize::{AuthorizeError, PickableAccount, Review};
 use crate::oauth::{AuthServer, OAuthFailure};
 
+impl From<crate::payments::PaymentError> for AuthorizeError {
+    fn from(e: crate::payments::PaymentError) -> Self {
+        AuthorizeError::Server(e.to_string())
+    }
+}
+
 impl From<ConsentError> for AuthorizeError {
     fn from(e: ConsentError) -> Self {
         AuthorizeError::Server(e.to_string())
@@ -93,6 +99,8 @@ impl AuthServer {
             frequency_per_day: consent.frequency_per_day,
             recurring: consent.recurring,
             otp_prompt: None,
+            payment: None,
+            offer_trust: false,
             error: None,
         }))
     }

@@ -39,6 +39,7 @@ mod consent_page;
 pub mod grants;
 pub mod housekeeping;
 pub mod keys;
+mod payment_page;
 pub mod pkce;
 pub mod records;
 pub mod revocation;
@@ -135,6 +136,7 @@ pub struct AuthServer {
     /// The signing keys, for the JWKS.
     pub keys: Arc<dyn crate::oauth::keys::KeyStore>,
     pub consents: ConsentService,
+    pub payments: crate::payments::PaymentService,
     pub core: Arc<dyn CoreBanking>,
     pub throttle: LoginThrottle,
     pub settings: OAuthSettings,

@@ -270,3 +270,73 @@ diesel::table! {
         listing -> Text,
     }
 }
+
+diesel::table! {
+    payments (payment_id) {
+        payment_id -> Text,
+        client_id -> Text,
+        product -> Text,
+        status -> Text,
+        debtor_iban -> Text,
+        creditor_iban -> Text,
+        creditor_name -> Text,
+        amount -> Text,
+        amount_minor -> BigInt,
+        currency -> Text,
+        remittance -> Nullable<Text>,
+        end_to_end_id -> Nullable<Text>,
+        psu_id -> Text,
+        psu_ip_address -> Nullable<Text>,
+        sca_exemption -> Nullable<Text>,
+        reject_reason -> Nullable<Text>,
+        core_transaction_id -> Nullable<Text>,
+        created_at -> Timestamp,
+        status_changed_at -> Timestamp,
+        authorized_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    payment_outbox (payment_id) {
+        payment_id -> Text,
+        state -> Text,
+        attempts -> Integer,
+        claimed_by -> Nullable<Text>,
+        lease_until -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    risk_decisions (decision_id) {
+        decision_id -> Text,
+        payment_id -> Text,
+        stage -> Text,
+        outcome -> Text,
+        score -> Text,
+        explanation -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    psu_exemption_counters (psu_id) {
+        psu_id -> Text,
+        low_value_count -> Integer,
+        low_value_total_minor -> BigInt,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    trusted_payees (psu_id, creditor_iban) {
+        psu_id -> Text,
+        creditor_iban -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(payment_outbox -> payments (payment_id));
+diesel::allow_tables_to_appear_in_same_query!(payments, payment_outbox, risk_decisions);

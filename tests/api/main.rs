@@ -13,6 +13,8 @@ mod http_core;
 mod mtls;
 mod oauth;
 mod ops;
+mod payments;
 mod rate_limits;
 mod request_id;
+mod risk;
 mod storage;

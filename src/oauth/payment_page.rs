@@ -1,0 +1,266 @@
+//! The consent page for a payment (scope `PIS:<paymentId>`): after login the PSU
+//! sees amount, currency, payee and reference; the risk engine (scored again
+//! here) decides whether the one-time code is asked, bound to exactly this
+//! amount and payee (RTS Art. 5 dynamic linking); "trust this payee" (Art. 13) is
+//! offered only on a page that asks for the code.
+
+use crate::core::{ChallengeId, PaymentId, PsuId, ScaContext, ScaVerdict};
+use crate::oauth::AuthServer;
+use crate::oauth::authorize::{
+    AuthorizeError, Decision, PaymentSummary, PsuStep, Review, Session, StepOutcome, redirect_with,
+};
+use crate::payments::{Approval, Payment, PsuReview};
+
+fn summary(p: &Payment) -> PaymentSummary {
+    PaymentSummary {
+        amount: p.amount.amount_string(),
+        currency: p.amount.currency().as_str().to_owned(),
+        creditor_name: p.creditor_name.clone(),
+        creditor_iban: p.creditor.as_str().to_owned(),
+        debtor_iban: p.debtor.as_str().to_owned(),
+        reference: p.remittance.clone(),
+    }
+}
+
+fn context(p: &Payment) -> ScaContext {
+    ScaContext::Payment {
+        payment_id: PaymentId(p.id.0.clone()),
+        amount: p.amount,
+        payee: p.creditor.clone(),
+    }
+}
+
+fn server(e: impl std::fmt::Display) -> AuthorizeError {
+    AuthorizeError::Server(e.to_string())
+}
+
+impl AuthServer {
+    fn payment_review(&self, client_name: &str, p: &Payment, otp_prompt: Option<String>) -> Review {
+        Review {
+            client_name: client_name.to_owned(),
+            access: vec![],
+            pick: None,
+            valid_until: String::new(),
+            frequency_per_day: 0,
+            recurring: false,
+            offer_trust: otp_prompt.is_some(),
+            otp_prompt,
+            payment: Some(Box::new(summary(p))),
+            error: None,
+        }
+    }
+
+    /// Ends the session on a dead end: the page explains, the link tells the TPP
+    /// `access_denied`.
+    async fn payment_dead_end(
+        &self,
+        session: &Session,
+        title: &str,
+        text: String,
+        reason: &str,
+    ) -> Result<StepOutcome, AuthorizeError> {
+        self.finish_session(session).await?;
+        let back = redirect_with(
+            &session.redirect_uri,
+            &self.denied_params(session.state.as_deref(), reason),
+        );
+        Ok(StepOutcome {
+            step: PsuStep::Message {
+                title: title.into(),
+                text,
+                back_to_tpp: Some(back),
+            },
+            csrf: String::new(),
+        })
+    }
+
+    /// The PSU logged in for a payment.
+    pub(super) async fn payment_login(
+        &self,
+        session: &Session,
+        payment_id: &str,
+        psu: PsuId,
+        client_name: String,
+    ) -> Result<StepOutcome, AuthorizeError> {
+        let (payment, sca) = match self.payments.review(payment_id, &psu).await? {
+            PsuReview::Ready { payment, sca } => (payment, sca),
+            PsuReview::NotOwner => {
+                return self
+                    .payment_dead_end(
+                        session,
+                        "This payment cannot be approved",
+                        format!(
+                            "{client_name} asked for a payment from an account that is not yours. \
+                             The payment has been rejected; no money was moved."
+                        ),
+                        "the payment's debtor account is not the PSU's",
+                    )
+                    .await;
+            }
+            PsuReview::Rejected => {
+                return self
+                    .payment_dead_end(
+                        session,
+                        "This payment cannot be executed",
+                        "The bank cannot execute this payment. It has been rejected; no money was moved."
+                            .into(),
+                        "the payment was rejected",
+                    )
+                    .await;
+            }
+            PsuReview::Closed(status) => {
+                return self
+                    .payment_dead_end(
+                        session,
+                        "This payment is no longer awaiting approval",
+                        format!("The payment's status is {status}; there is nothing to approve."),
+                        "the payment is not awaiting authorization",
+                    )
+                    .await;
+            }
+        };
+        let (prompt, challenge_id) = if sca {
+            let challenge = self
+                .core
+                .issue_sca_challenge(&psu, &context(&payment))
+                .await
+                .map_err(server)?;
+            (Some(challenge.prompt), Some(challenge.id.0))
+        } else {
+            (None, None)
+        };
+        let review = self.payment_review(&client_name, &payment, prompt);
+        let csrf = self
+            .update_session(session, Some(psu.0.clone()), sca, challenge_id)
+            .await?;
+        Ok(StepOutcome {
+            step: PsuStep::Review(review),
+            csrf,
+        })
+    }
+
+    /// The PSU's decision on a payment.
+    pub(super) async fn payment_decide(
+        &self,
+        session: &Session,
+        payment_id: &str,
+        psu: PsuId,
+        decision: Decision,
+    ) -> Result<StepOutcome, AuthorizeError> {
+        if !decision.approve {
+            if !self.finish_session(session).await? {
+                return Err(AuthorizeError::Forbidden {
+                    text: "This form was already submitted.".into(),
+                });
+            }
+            self.payments.reject(payment_id, "psu-denied").await?;
+            tracing::info!(payment.id = %payment_id, "PSU denied the payment");
+            let location = redirect_with(
+                &session.redirect_uri,
+                &self.denied_params(session.state.as_deref(), "the PSU denied the payment"),
+            );
+            return Ok(StepOutcome {
+                step: PsuStep::Redirect(location),
+                csrf: String::new(),
+            });
+        }
+        let client_name = {
+            let this = self.clone();
+            let id = session.client_id.clone();
+            tokio::task::spawn_blocking(move || this.client_name(&id))
+                .await
+                .unwrap_or_default()
+        };
+        let payment = self.payments.find(payment_id).await?;
+        if session.sca_required {
+            let challenge = ChallengeId(session.challenge_id.clone().unwrap_or_default());
+            let otp = decision.otp.clone().unwrap_or_default();
+            let verdict = self
+                .core
+                .verify_sca(&challenge, &psu, &context(&payment), &otp)
+                .await
+                .map_err(server)?;
+            if verdict != ScaVerdict::Verified {
+                let (prompt, challenge_id, error) = if verdict == ScaVerdict::Unusable {
+                    let fresh = self
+                        .core
+                        .issue_sca_challenge(&psu, &context(&payment))
+                        .await
+                        .map_err(server)?;
+                    (
+                        fresh.prompt,
+                        Some(fresh.id.0),
+                        "That code can no longer be used; a new code was issued.",
+                    )
+                } else {
+                    (
+                        "Enter the one-time code.".to_owned(),
+                        session.challenge_id.clone(),
+                        "The one-time code is not correct.",
+                    )
+                };
+                let mut review = self.payment_review(&client_name, &payment, Some(prompt));
+                review.error = Some(error.into());
+                let csrf = self
+                    .update_session(session, Some(psu.0.clone()), true, challenge_id)
+                    .await?;
+                return Ok(StepOutcome {
+                    step: PsuStep::Review(review),
+                    csrf,
+                });
+            }
+        }
+        let trust = session.sca_required && decision.trust_payee;
+        match self
+            .payments
+            .approve(payment_id, &psu, session.sca_required, trust)
+            .await?
+        {
+            Approval::Approved => {}
+            Approval::ScaNeeded => {
+                let challenge = self
+                    .core
+                    .issue_sca_challenge(&psu, &context(&payment))
+                    .await
+                    .map_err(server)?;
+                let mut review =
+                    self.payment_review(&client_name, &payment, Some(challenge.prompt));
+                review.error = Some("Please confirm this payment with your one-time code.".into());
+                let csrf = self
+                    .update_session(session, Some(psu.0.clone()), true, Some(challenge.id.0))
+                    .await?;
+                return Ok(StepOutcome {
+                    step: PsuStep::Review(review),
+                    csrf,
+                });
+            }
+            Approval::Closed => {
+                return self
+                    .payment_dead_end(
+                        session,
+                        "This payment is no longer awaiting approval",
+                        "The payment was cancelled or already decided; nothing was approved."
+                            .into(),
+                        "the payment is not awaiting authorization",
+                    )
+                    .await;
+            }
+        }
+        if !self.finish_session(session).await? {
+            return Err(AuthorizeError::Forbidden {
+                text: "This form was already submitted.".into(),
+            });
+        }
+        let code = self.issue_code(session, &psu, self.clock.now()).await?;
+        let mut params = vec![("code", code.as_str())];
+        if let Some(s) = session.state.as_deref() {
+            params.push(("state", s));
+        }
+        params.push(("iss", self.issuer.as_str()));
+        tracing::info!(client.id = %session.client_id, payment.id = %payment_id, "payment approved; authorization code issued");
+        Ok(StepOutcome {
+            step: PsuStep::Redirect(redirect_with(&session.redirect_uri, &params)),
+            csrf: String::new(),
+        })
+    }
+}
