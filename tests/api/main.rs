@@ -7,12 +7,14 @@ mod helpers;
 
 mod accounts;
 mod consents;
+mod crash;
 mod docs;
 mod example;
 mod http_core;
 mod mtls;
 mod oauth;
 mod ops;
+mod payment_faults;
 mod payments;
 mod rate_limits;
 mod request_id;
