@@ -134,6 +134,9 @@ impl Application {
                 limits: PaymentLimits {
                     max_amount: config.payments.max_amount(),
                 },
+                authorization_timeout: time::Duration::seconds(
+                    i64::try_from(config.payments.authorization_timeout).unwrap_or(i64::MAX),
+                ),
                 risk: config.risk.clone(),
             },
         );

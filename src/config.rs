@@ -37,6 +37,9 @@ pub struct PaymentsConfig {
     pub claim_lease_seconds: u64,
     /// Milliseconds between outbox polls when no approval wakes the worker.
     pub poll_interval_ms: u64,
+    /// Seconds a payment may wait for the PSU's authorization (RCVD) before it is
+    /// rejected (RJCT).
+    pub authorization_timeout: u64,
     /// Run the forwarding worker in this process. Turn it off on replicas that
     /// should only serve the API (at least one replica must forward).
     pub run_forwarder: bool,
@@ -48,6 +51,7 @@ impl Default for PaymentsConfig {
             max_amount: "100000".into(),
             claim_lease_seconds: 30,
             poll_interval_ms: 500,
+            authorization_timeout: 900,
             run_forwarder: true,
         }
     }
@@ -483,9 +487,12 @@ impl Config {
         self.risk
             .validate()
             .map_err(|e| ConfigError(format!("risk.{} {}", e.key, e.problem)))?;
-        if self.payments.claim_lease_seconds == 0 || self.payments.poll_interval_ms == 0 {
+        if self.payments.claim_lease_seconds == 0
+            || self.payments.poll_interval_ms == 0
+            || self.payments.authorization_timeout == 0
+        {
             return Err(ConfigError(
-                "payments.claim_lease_seconds and payments.poll_interval_ms must be positive"
+                "payments.claim_lease_seconds, poll_interval_ms and authorization_timeout must be positive"
                     .into(),
             ));
         }

@@ -21,6 +21,8 @@ use crate::store::Store;
 
 /// The `resource_kind` of payments in the idempotency records.
 pub const IDEMPOTENCY_KIND: &str = "payment";
+/// `reject_reason` of a payment the PSU did not authorize in time.
+pub const AUTHORIZATION_TIMED_OUT: &str = "authorization-timeout";
 /// `reject_reason` of a payment the risk engine refused at initiation.
 pub const REJECTED_BY_RISK: &str = "risk";
 
@@ -29,6 +31,8 @@ pub const REJECTED_BY_RISK: &str = "risk";
 pub struct PaymentSettings {
     pub limits: PaymentLimits,
     pub risk: RiskConfig,
+    /// How long a payment waits for the PSU (`RCVD`) before it is `RJCT`.
+    pub authorization_timeout: Duration,
 }
 
 /// The payment lifecycle over the gateway's database and the core. Cheap to clone.
@@ -221,13 +225,35 @@ impl PaymentService {
         Ok(payment)
     }
 
-    /// Any payment by id (PSU page, bank IT).
+    /// Any payment by id (PSU page, bank IT). A payment left `RCVD` past the
+    /// authorization timeout is rejected on the way (time-driven, like consents).
     pub async fn find(&self, id: &str) -> Result<Payment, PaymentError> {
-        let id = id.to_owned();
-        self.store
-            .read(move |c| repo::find(c, &id))
+        let pid = id.to_owned();
+        let payment = self
+            .store
+            .read(move |c| repo::find(c, &pid))
             .await?
-            .ok_or(PaymentError::Unknown)
+            .ok_or(PaymentError::Unknown)?;
+        let now = self.clock.now();
+        if payment.status != PaymentStatus::Rcvd
+            || payment.created_at + self.settings.authorization_timeout > now
+        {
+            return Ok(payment);
+        }
+        let pid = id.to_owned();
+        self.store
+            .write(move |c| {
+                repo::transition(
+                    c,
+                    &pid,
+                    PaymentStatus::Rcvd,
+                    PaymentStatus::Rjct,
+                    Some(AUTHORIZATION_TIMED_OUT),
+                    now,
+                )?;
+                repo::find(c, &pid)?.ok_or(PaymentError::Unknown)
+            })
+            .await
     }
 
     /// Cancels a payment of `client_id` (`CANC`): while `RCVD`, or `ACTC` and not
@@ -370,6 +396,7 @@ impl PaymentService {
         trust_payee: bool,
     ) -> Result<Approval, PaymentError> {
         let now = self.clock.now();
+        let timeout = self.settings.authorization_timeout;
         let (id, psu) = (id.to_owned(), psu.0.clone());
         let approval = self
             .store
@@ -377,7 +404,10 @@ impl PaymentService {
                 let Some(payment) = repo::find(c, &id)? else {
                     return Err(PaymentError::Unknown);
                 };
-                if payment.status != PaymentStatus::Rcvd || payment.psu_id.0 != psu {
+                if payment.status != PaymentStatus::Rcvd
+                    || payment.psu_id.0 != psu
+                    || payment.created_at + timeout <= now
+                {
                     return Ok(Approval::Closed);
                 }
                 let exemption = if sca_passed {

@@ -805,3 +805,44 @@ async fn bank_it_sees_every_risk_decision_with_its_score_features_and_reasons() 
     // Account numbers are masked for bank IT's terminal too.
     assert!(!shown.to_string().contains(&alice[0]));
 }
+
+#[tokio::test]
+async fn a_payment_the_psu_does_not_authorize_in_time_is_rejected() {
+    let app = TestApp::spawn().await;
+    let alice = app.ibans_of("alice").await;
+    let id = app
+        .initiate(SEPA, &payment_body(&alice[0], &new_payee(10), "5.00"))
+        .await;
+    app.clock.advance(time::Duration::minutes(16));
+    assert_eq!(app.payment_status(SEPA, &id).await, "RJCT");
+    let (_, challenge) = pkce();
+    let scope = format!("PIS:{id}");
+    let (status, location, _) = PsuBrowser::new(&app)
+        .open(&authorize_query(&id, &challenge, &scope))
+        .await;
+    assert_eq!(status, 303);
+    assert_eq!(
+        query_param(&location.unwrap(), "error").as_deref(),
+        Some("invalid_scope")
+    );
+}
+
+#[tokio::test]
+async fn a_psu_who_lingers_on_the_page_past_the_timeout_cannot_approve() {
+    // The consent-page session would still be open; the payment is not.
+    let app = TestApp::spawn_with(|c| c.psu.session_ttl = 3_600).await;
+    let alice = app.ibans_of("alice").await;
+    let before = app.booked_cents(&alice[0]).await;
+    let id = app
+        .initiate(SEPA, &payment_body(&alice[0], &new_payee(11), "5.00"))
+        .await;
+    let (mut browser, page, _) = app.psu_reviews_payment(&id, "alice").await;
+    assert!(page.contains("Approve a payment"));
+    app.clock.advance(time::Duration::minutes(16));
+    let (status, location, page) = browser.approve(Some("123456"), &[]).await;
+    assert_ne!(status, 303, "{page}");
+    assert!(location.is_none());
+    assert!(page.contains("no longer awaiting"), "{page}");
+    assert_eq!(app.payment_status(SEPA, &id).await, "RJCT");
+    assert_eq!(app.booked_cents(&alice[0]).await, before);
+}
