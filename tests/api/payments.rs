@@ -846,3 +846,45 @@ async fn a_psu_who_lingers_on_the_page_past_the_timeout_cannot_approve() {
     assert_eq!(app.payment_status(SEPA, &id).await, "RJCT");
     assert_eq!(app.booked_cents(&alice[0]).await, before);
 }
+
+#[tokio::test]
+async fn payment_responses_match_the_berlin_group_schemas() {
+    use crate::accounts::berlin_group::assert_valid;
+    let schema = |name: &str| format!("#/components/schemas/{name}");
+    let app = TestApp::spawn().await;
+    let alice = app.ibans_of("alice").await;
+    let bob = app.ibans_of("bob").await;
+    let res = app
+        .post_payment(SEPA, &payment_body(&alice[0], &bob[0], "1.25"), "schema-1")
+        .await;
+    let created = json(res).await;
+    assert_valid(&created, &schema("paymentInitationRequestResponse-201"));
+    let id = created["paymentId"].as_str().unwrap();
+    let token = app.client_token("payments").await;
+    for (path, name) in [
+        (
+            format!("/v1/payments/{SEPA}/{id}"),
+            "paymentInitiationWithStatusResponse",
+        ),
+        (
+            format!("/v1/payments/{SEPA}/{id}/status"),
+            "paymentInitiationStatusResponse-200_json",
+        ),
+    ] {
+        let res = app
+            .tpp
+            .get(format!("{}{path}", app.mtls_url))
+            .bearer_auth(&token)
+            .header("X-Request-ID", uuid::Uuid::new_v4().to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        assert_valid(&json(res).await, &schema(name));
+    }
+    let res = app
+        .post_payment(SEPA, &payment_body(&alice[0], "DE00", "1.25"), "schema-2")
+        .await;
+    assert_eq!(res.status(), 400);
+    assert_valid(&json(res).await, &schema("Error400_NG_PIS"));
+}
