@@ -13,18 +13,18 @@
 //! cargo run --release --example bench_ais -- --database postgres://postgres@127.0.0.1:5432/obgw_bench
 //! ```
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
-
 use anyhow::{Context, anyhow};
 use base64::Engine;
 use obgw::app::{Application, Dependencies};
 use obgw::config::{Config, CoreAdapterKind, QuotaConfig};
 use sha2::Digest;
 
+#[path = "support/bench.rs"]
+mod bench;
 #[path = "support/psu.rs"]
 mod psu;
+
+use bench::{https, load};
 
 struct Args {
     adapter: String,
@@ -52,52 +52,6 @@ fn args() -> anyhow::Result<Args> {
         }
     }
     Ok(a)
-}
-
-fn https(identity: bool) -> anyhow::Result<reqwest::Client> {
-    let ca = reqwest::Certificate::from_pem(&std::fs::read("certs/ca.pem")?)?;
-    let mut b = reqwest::Client::builder()
-        .use_rustls_tls()
-        .tls_built_in_root_certs(false)
-        .add_root_certificate(ca)
-        .redirect(reqwest::redirect::Policy::none())
-        .pool_max_idle_per_host(256);
-    if identity {
-        let mut pem = std::fs::read("certs/demo-tpp.pem")?;
-        pem.extend(std::fs::read("certs/demo-tpp.key")?);
-        b = b.identity(reqwest::Identity::from_pem(&pem)?);
-    }
-    Ok(b.build()?)
-}
-
-/// Runs `concurrency` loops of `request` for `seconds`; returns (ok, failed, rate).
-async fn load<F, Fut>(seconds: u64, concurrency: usize, request: F) -> (u64, u64, f64)
-where
-    F: Fn() -> Fut + Send + Sync + 'static,
-    Fut: std::future::Future<Output = bool> + Send,
-{
-    let request = Arc::new(request);
-    let ok = Arc::new(AtomicU64::new(0));
-    let failed = Arc::new(AtomicU64::new(0));
-    let started = Instant::now();
-    let deadline = started + Duration::from_secs(seconds);
-    let tasks: Vec<_> = (0..concurrency)
-        .map(|_| {
-            let (request, ok, failed) = (request.clone(), ok.clone(), failed.clone());
-            tokio::spawn(async move {
-                while Instant::now() < deadline {
-                    let counter = if request().await { &ok } else { &failed };
-                    counter.fetch_add(1, Ordering::Relaxed);
-                }
-            })
-        })
-        .collect();
-    for t in tasks {
-        let _ = t.await;
-    }
-    let elapsed = started.elapsed().as_secs_f64();
-    let ok = ok.load(Ordering::Relaxed);
-    (ok, failed.load(Ordering::Relaxed), ok as f64 / elapsed)
 }
 
 #[tokio::main]

@@ -19,7 +19,6 @@
 //! ```
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow};
@@ -30,8 +29,12 @@ use obgw::config::{Config, QuotaConfig};
 use obgw::store::{Store, StoreError};
 use sha2::Digest;
 
+#[path = "support/bench.rs"]
+mod bench;
 #[path = "support/psu.rs"]
 mod psu;
+
+use bench::{https, load};
 
 struct Args {
     seconds: u64,
@@ -56,52 +59,6 @@ fn args() -> anyhow::Result<Args> {
         }
     }
     Ok(a)
-}
-
-fn https(identity: bool) -> anyhow::Result<reqwest::Client> {
-    let ca = reqwest::Certificate::from_pem(&std::fs::read("certs/ca.pem")?)?;
-    let mut b = reqwest::Client::builder()
-        .use_rustls_tls()
-        .tls_built_in_root_certs(false)
-        .add_root_certificate(ca)
-        .redirect(reqwest::redirect::Policy::none())
-        .pool_max_idle_per_host(256);
-    if identity {
-        let mut pem = std::fs::read("certs/demo-tpp.pem")?;
-        pem.extend(std::fs::read("certs/demo-tpp.key")?);
-        b = b.identity(reqwest::Identity::from_pem(&pem)?);
-    }
-    Ok(b.build()?)
-}
-
-/// Runs `concurrency` loops of `job` for `seconds`; returns (ok, failed, ok per second).
-async fn load<F, Fut>(seconds: u64, concurrency: usize, job: F) -> (u64, u64, f64)
-where
-    F: Fn() -> Fut + Send + Sync + 'static,
-    Fut: std::future::Future<Output = bool> + Send,
-{
-    let job = Arc::new(job);
-    let ok = Arc::new(AtomicU64::new(0));
-    let failed = Arc::new(AtomicU64::new(0));
-    let started = Instant::now();
-    let deadline = started + Duration::from_secs(seconds);
-    let tasks: Vec<_> = (0..concurrency)
-        .map(|_| {
-            let (job, ok, failed) = (job.clone(), ok.clone(), failed.clone());
-            tokio::spawn(async move {
-                while Instant::now() < deadline {
-                    let counter = if job().await { &ok } else { &failed };
-                    counter.fetch_add(1, Ordering::Relaxed);
-                }
-            })
-        })
-        .collect();
-    for t in tasks {
-        let _ = t.await;
-    }
-    let elapsed = started.elapsed().as_secs_f64();
-    let ok = ok.load(Ordering::Relaxed);
-    (ok, failed.load(Ordering::Relaxed), ok as f64 / elapsed)
 }
 
 /// One single-row insert transaction through the gateway's own store.
