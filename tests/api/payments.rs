@@ -120,20 +120,32 @@ impl TestApp {
         }
     }
 
+    /// A `/v1` call as the demo TPP with `token` and a fresh `X-Request-ID`.
+    pub async fn tpp_call(
+        &self,
+        method: reqwest::Method,
+        token: &str,
+        path: &str,
+    ) -> reqwest::Response {
+        self.tpp
+            .request(method, format!("{}{path}", self.mtls_url))
+            .bearer_auth(token)
+            .header("X-Request-ID", uuid::Uuid::new_v4().to_string())
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// The payment's status as the demo TPP reads it.
     pub async fn payment_status(&self, product: &str, payment_id: &str) -> String {
         let token = self.client_token("payments").await;
         let res = self
-            .tpp
-            .get(format!(
-                "{}/v1/payments/{product}/{payment_id}/status",
-                self.mtls_url
-            ))
-            .bearer_auth(&token)
-            .header("X-Request-ID", uuid::Uuid::new_v4().to_string())
-            .send()
-            .await
-            .unwrap();
+            .tpp_call(
+                reqwest::Method::GET,
+                &token,
+                &format!("/v1/payments/{product}/{payment_id}/status"),
+            )
+            .await;
         assert_eq!(res.status(), 200);
         json(res).await["transactionStatus"]
             .as_str()
@@ -217,13 +229,12 @@ async fn each_product_moves_the_ledger_by_exactly_the_amount() {
 
         let token = app.client_token("payments").await;
         let res = app
-            .tpp
-            .get(format!("{}/v1/payments/{product}/{id}", app.mtls_url))
-            .bearer_auth(&token)
-            .header("X-Request-ID", uuid::Uuid::new_v4().to_string())
-            .send()
-            .await
-            .unwrap();
+            .tpp_call(
+                reqwest::Method::GET,
+                &token,
+                &format!("/v1/payments/{product}/{id}"),
+            )
+            .await;
         assert_eq!(res.status(), 200);
         let body = json(res).await;
         assert_eq!(body["transactionStatus"], "ACSC");
@@ -561,13 +572,12 @@ async fn a_psu_who_denies_leaves_the_payment_rejected_and_the_money_in_place() {
     // Terminal: a later cancel cannot change it.
     let token = app.client_token("payments").await;
     let res = app
-        .tpp
-        .delete(format!("{}/v1/payments/{SEPA}/{id}", app.mtls_url))
-        .bearer_auth(&token)
-        .header("X-Request-ID", uuid::Uuid::new_v4().to_string())
-        .send()
-        .await
-        .unwrap();
+        .tpp_call(
+            reqwest::Method::DELETE,
+            &token,
+            &format!("/v1/payments/{SEPA}/{id}"),
+        )
+        .await;
     assert_eq!(res.status(), 405);
     assert_eq!(tpp_code(&json(res).await), "CANCELLATION_INVALID");
 }
@@ -591,13 +601,12 @@ async fn insufficient_funds_end_the_payment_rejected_without_moving_money() {
 
 async fn delete_payment(app: &TestApp, product: &str, id: &str) -> reqwest::Response {
     let token = app.client_token("payments").await;
-    app.tpp
-        .delete(format!("{}/v1/payments/{product}/{id}", app.mtls_url))
-        .bearer_auth(&token)
-        .header("X-Request-ID", uuid::Uuid::new_v4().to_string())
-        .send()
-        .await
-        .unwrap()
+    app.tpp_call(
+        reqwest::Method::DELETE,
+        &token,
+        &format!("/v1/payments/{product}/{id}"),
+    )
+    .await
 }
 
 #[tokio::test]
@@ -679,27 +688,18 @@ async fn the_pis_token_reads_its_own_payment_only() {
     assert_eq!(token["scope"], format!("PIS:{id}"));
     assert!(token.get("refresh_token").is_none() || token["refresh_token"].is_null());
     let access = token["access_token"].as_str().unwrap();
-    let get = |path: String| {
-        app.tpp
-            .get(format!("{}{path}", app.mtls_url))
-            .bearer_auth(access)
-            .header("X-Request-ID", uuid::Uuid::new_v4().to_string())
-            .send()
-    };
-    let res = get(format!("/v1/payments/{SEPA}/{id}/status"))
-        .await
-        .unwrap();
+    let app = &app;
+    let get = |path: String| async move { app.tpp_call(reqwest::Method::GET, access, &path).await };
+    let res = get(format!("/v1/payments/{SEPA}/{id}/status")).await;
     assert_eq!(res.status(), 200);
     assert_eq!(json(res).await["transactionStatus"], "ACSC");
     let other = app
         .initiate(SEPA, &payment_body(&alice[0], &bob[0], "1.00"))
         .await;
-    let res = get(format!("/v1/payments/{SEPA}/{other}/status"))
-        .await
-        .unwrap();
+    let res = get(format!("/v1/payments/{SEPA}/{other}/status")).await;
     assert_eq!(res.status(), 404);
     // Another product's path does not find it either.
-    let res = get(format!("/v1/payments/{INSTANT}/{id}")).await.unwrap();
+    let res = get(format!("/v1/payments/{INSTANT}/{id}")).await;
     assert_eq!(res.status(), 404);
     assert_eq!(tpp_code(&json(res).await), "RESOURCE_UNKNOWN");
 }
@@ -872,13 +872,8 @@ async fn payment_responses_match_the_berlin_group_schemas() {
         ),
     ] {
         let res = app
-            .tpp
-            .get(format!("{}{path}", app.mtls_url))
-            .bearer_auth(&token)
-            .header("X-Request-ID", uuid::Uuid::new_v4().to_string())
-            .send()
-            .await
-            .unwrap();
+            .tpp_call(reqwest::Method::GET, &token, &format!("{path}"))
+            .await;
         assert_eq!(res.status(), 200);
         assert_valid(&json(res).await, &schema(name));
     }
