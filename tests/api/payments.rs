@@ -871,9 +871,7 @@ async fn payment_responses_match_the_berlin_group_schemas() {
             "paymentInitiationStatusResponse-200_json",
         ),
     ] {
-        let res = app
-            .tpp_call(reqwest::Method::GET, &token, &format!("{path}"))
-            .await;
+        let res = app.tpp_call(reqwest::Method::GET, &token, &path).await;
         assert_eq!(res.status(), 200);
         assert_valid(&json(res).await, &schema(name));
     }
