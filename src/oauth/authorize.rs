@@ -81,6 +81,19 @@ pub struct PaymentSummary {
     pub reference: Option<String>,
 }
 
+/// What the review page shows about a confirmation-of-funds consent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FundsSummary {
+    /// The one account the TPP may ask about.
+    pub iban: String,
+    /// The last day the TPP may ask.
+    pub valid_until: String,
+    /// The last four characters of the card the TPP issued, if it named one.
+    pub card_ending: Option<String>,
+    pub card_information: Option<String>,
+    pub registration_information: Option<String>,
+}
+
 /// Why an authorization request failed, and how to tell whom.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuthorizeError {
@@ -148,6 +161,9 @@ pub struct Review {
     pub otp_prompt: Option<String>,
     /// The payment asked for (then `access` and `pick` are empty).
     pub payment: Option<Box<PaymentSummary>>,
+    /// The confirmation-of-funds consent asked for (then `access` and `pick`
+    /// are empty).
+    pub funds: Option<Box<FundsSummary>>,
     /// Offer "trust this payee" (PSD2 RTS Art. 13): only where SCA is asked.
     pub offer_trust: bool,
     pub error: Option<String>,
@@ -308,7 +324,7 @@ impl AuthServer {
             .ok_or_else(|| {
                 fail(
                     "invalid_scope",
-                    "scope must be AIS:<consentId> or PIS:<paymentId>",
+                    "scope must be AIS:<consentId>, PIS:<paymentId> or PIIS:<consentId>",
                 )
             })?;
         match &scope {
@@ -335,10 +351,21 @@ impl AuthServer {
                     ));
                 }
             }
-            _ => {
+            TokenScope::Piis(consent_id) => {
+                let usable = self
+                    .funds_consent_awaits_authorization(&client.client_id, consent_id)
+                    .await?;
+                if !usable {
+                    return Err(fail(
+                        "invalid_scope",
+                        "unknown confirmation-of-funds consent, or it is not awaiting authorization",
+                    ));
+                }
+            }
+            TokenScope::Client(_) => {
                 return Err(fail(
                     "invalid_scope",
-                    "only AIS:<consentId> and PIS:<paymentId> are supported",
+                    "only AIS:<consentId>, PIS:<paymentId> and PIIS:<consentId> are supported",
                 ));
             }
         }
@@ -711,10 +738,18 @@ impl AuthServer {
         };
         self.throttle.record_success(username).await?;
         tracing::info!(client.id = %session.client_id, "PSU authenticated on the consent page");
-        if let Some(TokenScope::Pis(payment_id)) = TokenScope::parse_user(&session.scope) {
-            return self
-                .payment_login(&session, &payment_id, psu, client_name)
-                .await;
+        match TokenScope::parse_user(&session.scope) {
+            Some(TokenScope::Pis(payment_id)) => {
+                return self
+                    .payment_login(&session, &payment_id, psu, client_name)
+                    .await;
+            }
+            Some(TokenScope::Piis(consent_id)) => {
+                return self
+                    .funds_login(&session, &consent_id, psu, client_name)
+                    .await;
+            }
+            _ => {}
         }
 
         let consent_id = self.session_consent(&session)?;
@@ -768,6 +803,30 @@ impl AuthServer {
         })
     }
 
+    /// Ends the session on a dead end: the page explains, the link tells the TPP
+    /// `access_denied` with `reason`.
+    pub(super) async fn dead_end(
+        &self,
+        session: &Session,
+        title: &str,
+        text: String,
+        reason: &str,
+    ) -> Result<StepOutcome, AuthorizeError> {
+        self.finish_session(session).await?;
+        let back = redirect_with(
+            &session.redirect_uri,
+            &self.denied_params(session.state.as_deref(), reason),
+        );
+        Ok(StepOutcome {
+            step: PsuStep::Message {
+                title: title.into(),
+                text,
+                back_to_tpp: Some(back),
+            },
+            csrf: String::new(),
+        })
+    }
+
     pub(super) fn denied_params<'a>(
         &'a self,
         state: Option<&'a str>,
@@ -792,7 +851,7 @@ impl AuthServer {
 
     /// Whether the PSU must pass SCA for this TPP now (RTS Art. 10a: first time,
     /// and again once the renewal period has passed).
-    async fn sca_due(
+    pub(super) async fn sca_due(
         &self,
         psu: &PsuId,
         client_id: &str,
@@ -815,7 +874,7 @@ impl AuthServer {
         Ok(last.is_none_or(|t| from_db_time(t) + self.settings.sca_renewal <= now))
     }
 
-    async fn record_sca(
+    pub(super) async fn record_sca(
         &self,
         psu: &str,
         client_id: &str,
@@ -863,10 +922,18 @@ impl AuthServer {
                     text: "Please log in first.".into(),
                 })?,
         );
-        if let Some(TokenScope::Pis(payment_id)) = TokenScope::parse_user(&session.scope) {
-            return self
-                .payment_decide(&session, &payment_id, psu, decision)
-                .await;
+        match TokenScope::parse_user(&session.scope) {
+            Some(TokenScope::Pis(payment_id)) => {
+                return self
+                    .payment_decide(&session, &payment_id, psu, decision)
+                    .await;
+            }
+            Some(TokenScope::Piis(consent_id)) => {
+                return self
+                    .funds_decide(&session, &consent_id, psu, decision)
+                    .await;
+            }
+            _ => {}
         }
         let consent_id = self.session_consent(&session)?;
         let now = self.clock.now();

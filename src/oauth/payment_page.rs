@@ -46,32 +46,9 @@ impl AuthServer {
             offer_trust: otp_prompt.is_some(),
             otp_prompt,
             payment: Some(Box::new(summary(p))),
+            funds: None,
             error: None,
         }
-    }
-
-    /// Ends the session on a dead end: the page explains, the link tells the TPP
-    /// `access_denied`.
-    async fn payment_dead_end(
-        &self,
-        session: &Session,
-        title: &str,
-        text: String,
-        reason: &str,
-    ) -> Result<StepOutcome, AuthorizeError> {
-        self.finish_session(session).await?;
-        let back = redirect_with(
-            &session.redirect_uri,
-            &self.denied_params(session.state.as_deref(), reason),
-        );
-        Ok(StepOutcome {
-            step: PsuStep::Message {
-                title: title.into(),
-                text,
-                back_to_tpp: Some(back),
-            },
-            csrf: String::new(),
-        })
     }
 
     /// The PSU logged in for a payment.
@@ -86,7 +63,7 @@ impl AuthServer {
             PsuReview::Ready { payment, sca } => (payment, sca),
             PsuReview::NotOwner => {
                 return self
-                    .payment_dead_end(
+                    .dead_end(
                         session,
                         "This payment cannot be approved",
                         format!(
@@ -99,7 +76,7 @@ impl AuthServer {
             }
             PsuReview::Rejected => {
                 return self
-                    .payment_dead_end(
+                    .dead_end(
                         session,
                         "This payment cannot be executed",
                         "The bank cannot execute this payment. It has been rejected; no money was moved."
@@ -110,7 +87,7 @@ impl AuthServer {
             }
             PsuReview::Closed(status) => {
                 return self
-                    .payment_dead_end(
+                    .dead_end(
                         session,
                         "This payment is no longer awaiting approval",
                         format!("The payment's status is {status}; there is nothing to approve."),
@@ -236,7 +213,7 @@ impl AuthServer {
             }
             Approval::Closed => {
                 return self
-                    .payment_dead_end(
+                    .dead_end(
                         session,
                         "This payment is no longer awaiting approval",
                         "The payment was cancelled or already decided; nothing was approved."

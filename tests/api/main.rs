@@ -9,6 +9,7 @@ mod accounts;
 mod consents;
 mod docs;
 mod example;
+mod funds;
 mod http_core;
 mod mtls;
 mod oauth;
