@@ -7,7 +7,7 @@
 //! none is sandbox-only. They need no more than two accounts of alice's: the
 //! mock core seeds two, the sandbox three.
 
-mod berlin_group;
+pub mod berlin_group;
 
 use std::collections::HashSet;
 

@@ -6,6 +6,7 @@
 use serde_json::{Value, json};
 use time::Duration;
 
+use crate::accounts::berlin_group::{assert_valid, response_schema};
 use crate::helpers::*;
 
 const CONSENTS: &str = "/v2/consents/confirmation-of-funds";
@@ -226,11 +227,13 @@ async fn alice_lets_a_tpp_confirm_funds_on_one_account() {
     assert_eq!(tokens["scope"], format!("PIIS:{id}"));
     let psu_token = access_token(&tokens);
 
-    let res = app
-        .confirm_funds(psu_token, &id, &check_body(&iban, "12.30"))
-        .await;
+    let small = check_body(&iban, "12.30");
+    assert_valid(&small, "#/components/schemas/confirmationOfFunds");
+    let res = app.confirm_funds(psu_token, &id, &small).await;
     assert_eq!(res.status(), 200);
-    assert_eq!(json(res).await, json!({"fundsAvailable": true}));
+    let answer = json(res).await;
+    assert_valid(&answer, &response_schema("OK_200_ConfirmationOfFunds"));
+    assert_eq!(answer, json!({"fundsAvailable": true}));
     let res = app
         .confirm_funds(psu_token, &id, &check_body(&iban, "999999999.99"))
         .await;
