@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use diesel::prelude::*;
 use time::OffsetDateTime;
 
-use crate::core::{PsuId, ScaContext, ScaVerdict};
+use crate::core::{ChallengeId, PsuId, ScaContext, ScaVerdict};
 use crate::oauth::clients::Client;
 use crate::oauth::scope::TokenScope;
 use crate::oauth::throttle::LoginGate;
@@ -194,6 +194,15 @@ pub enum PsuStep {
 pub struct StepOutcome {
     pub step: PsuStep,
     pub csrf: String,
+}
+
+/// What the review page asks after a one-time code that did not verify.
+#[derive(Debug, Clone)]
+pub(super) struct OtpRetry {
+    pub(super) prompt: String,
+    /// The challenge the next code is checked against.
+    pub(super) challenge_id: Option<String>,
+    pub(super) error: &'static str,
 }
 
 /// The PSU's decision form.
@@ -966,38 +975,20 @@ impl AuthServer {
             let context = ScaContext::Consent {
                 consent_id: consent_id.clone(),
             };
-            let challenge =
-                crate::core::ChallengeId(session.challenge_id.clone().unwrap_or_default());
-            let otp = decision.otp.clone().unwrap_or_default();
-            let verdict = self
-                .core
-                .verify_sca(&challenge, &psu, &context, &otp)
-                .await
-                .map_err(|e| AuthorizeError::Server(e.to_string()))?;
-            if verdict != ScaVerdict::Verified {
+            if let Some(retry) = self
+                .verify_otp(&session, &psu, &context, decision.otp.as_ref())
+                .await?
+            {
                 let mut review = self
                     .review(&consent_id, &psu, &client_name)
                     .await?
                     .ok_or_else(|| {
                         AuthorizeError::Server("consent changed during review".into())
                     })?;
-                let challenge_id = if verdict == ScaVerdict::Unusable {
-                    let fresh = self
-                        .core
-                        .issue_sca_challenge(&psu, &context)
-                        .await
-                        .map_err(|e| AuthorizeError::Server(e.to_string()))?;
-                    review.otp_prompt = Some(fresh.prompt);
-                    review.error =
-                        Some("That code can no longer be used; a new code was issued.".into());
-                    Some(fresh.id.0)
-                } else {
-                    review.otp_prompt = Some("Enter the one-time code.".into());
-                    review.error = Some("The one-time code is not correct.".into());
-                    session.challenge_id.clone()
-                };
+                review.otp_prompt = Some(retry.prompt);
+                review.error = Some(retry.error.into());
                 let csrf = self
-                    .update_session(&session, Some(psu.0.clone()), true, challenge_id)
+                    .update_session(&session, Some(psu.0.clone()), true, retry.challenge_id)
                     .await?;
                 return Ok(StepOutcome {
                     step: PsuStep::Review(review),
@@ -1047,6 +1038,47 @@ impl AuthServer {
         Ok(StepOutcome {
             step: PsuStep::Redirect(redirect_with(&session.redirect_uri, &params)),
             csrf: String::new(),
+        })
+    }
+
+    /// Checks the decision's one-time code against the session's challenge for
+    /// `context`. `None` when it verified; otherwise what the review page asks
+    /// next: a fresh code if the old one can no longer be used, else the same
+    /// one again.
+    pub(super) async fn verify_otp(
+        &self,
+        session: &Session,
+        psu: &PsuId,
+        context: &ScaContext,
+        otp: Option<&Secret>,
+    ) -> Result<Option<OtpRetry>, AuthorizeError> {
+        let challenge = ChallengeId(session.challenge_id.clone().unwrap_or_default());
+        let otp = otp.cloned().unwrap_or_default();
+        let server = |e: crate::core::CoreError| AuthorizeError::Server(e.to_string());
+        let verdict = self
+            .core
+            .verify_sca(&challenge, psu, context, &otp)
+            .await
+            .map_err(server)?;
+        Ok(match verdict {
+            ScaVerdict::Verified => None,
+            ScaVerdict::Unusable => {
+                let fresh = self
+                    .core
+                    .issue_sca_challenge(psu, context)
+                    .await
+                    .map_err(server)?;
+                Some(OtpRetry {
+                    prompt: fresh.prompt,
+                    challenge_id: Some(fresh.id.0),
+                    error: "That code can no longer be used; a new code was issued.",
+                })
+            }
+            ScaVerdict::Invalid => Some(OtpRetry {
+                prompt: "Enter the one-time code.".into(),
+                challenge_id: session.challenge_id.clone(),
+                error: "The one-time code is not correct.",
+            }),
         })
     }
 

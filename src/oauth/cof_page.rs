@@ -9,7 +9,7 @@
 //! makes it `rejected`.
 
 use crate::consent::{ConsentError, ConsentId, ConsentStatus, FundsConsent};
-use crate::core::{AccountId, ChallengeId, PsuId, ScaContext, ScaVerdict};
+use crate::core::{AccountId, PsuId, ScaContext};
 use crate::oauth::AuthServer;
 use crate::oauth::authorize::{
     AuthorizeError, Decision, FundsSummary, PsuStep, Review, Session, StepOutcome, redirect_with,
@@ -210,36 +210,14 @@ impl AuthServer {
         };
         let now = self.clock.now();
         if session.sca_required {
-            let challenge = ChallengeId(session.challenge_id.clone().unwrap_or_default());
-            let otp = decision.otp.clone().unwrap_or_default();
-            let verdict = self
-                .core
-                .verify_sca(&challenge, &psu, &context(&id), &otp)
-                .await
-                .map_err(server)?;
-            if verdict != ScaVerdict::Verified {
-                let (prompt, challenge_id, error) = if verdict == ScaVerdict::Unusable {
-                    let fresh = self
-                        .core
-                        .issue_sca_challenge(&psu, &context(&id))
-                        .await
-                        .map_err(server)?;
-                    (
-                        fresh.prompt,
-                        Some(fresh.id.0),
-                        "That code can no longer be used; a new code was issued.",
-                    )
-                } else {
-                    (
-                        "Enter the one-time code.".to_owned(),
-                        session.challenge_id.clone(),
-                        "The one-time code is not correct.",
-                    )
-                };
-                let mut page = review(&client_name, &consent, Some(prompt));
-                page.error = Some(error.into());
+            if let Some(retry) = self
+                .verify_otp(session, &psu, &context(&id), decision.otp.as_ref())
+                .await?
+            {
+                let mut page = review(&client_name, &consent, Some(retry.prompt));
+                page.error = Some(retry.error.into());
                 let csrf = self
-                    .update_session(session, Some(psu.0.clone()), true, challenge_id)
+                    .update_session(session, Some(psu.0.clone()), true, retry.challenge_id)
                     .await?;
                 return Ok(StepOutcome {
                     step: PsuStep::Review(page),

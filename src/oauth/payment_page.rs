@@ -4,7 +4,7 @@
 //! amount and payee (RTS Art. 5 dynamic linking); "trust this payee" (Art. 13) is
 //! offered only on a page that asks for the code.
 
-use crate::core::{ChallengeId, PaymentId, PsuId, ScaContext, ScaVerdict};
+use crate::core::{PaymentId, PsuId, ScaContext};
 use crate::oauth::AuthServer;
 use crate::oauth::authorize::{
     AuthorizeError, Decision, PaymentSummary, PsuStep, Review, Session, StepOutcome, redirect_with,
@@ -149,43 +149,20 @@ impl AuthServer {
                 .unwrap_or_default()
         };
         let payment = self.payments.find(payment_id).await?;
-        if session.sca_required {
-            let challenge = ChallengeId(session.challenge_id.clone().unwrap_or_default());
-            let otp = decision.otp.clone().unwrap_or_default();
-            let verdict = self
-                .core
-                .verify_sca(&challenge, &psu, &context(&payment), &otp)
-                .await
-                .map_err(server)?;
-            if verdict != ScaVerdict::Verified {
-                let (prompt, challenge_id, error) = if verdict == ScaVerdict::Unusable {
-                    let fresh = self
-                        .core
-                        .issue_sca_challenge(&psu, &context(&payment))
-                        .await
-                        .map_err(server)?;
-                    (
-                        fresh.prompt,
-                        Some(fresh.id.0),
-                        "That code can no longer be used; a new code was issued.",
-                    )
-                } else {
-                    (
-                        "Enter the one-time code.".to_owned(),
-                        session.challenge_id.clone(),
-                        "The one-time code is not correct.",
-                    )
-                };
-                let mut review = self.payment_review(&client_name, &payment, Some(prompt));
-                review.error = Some(error.into());
-                let csrf = self
-                    .update_session(session, Some(psu.0.clone()), true, challenge_id)
-                    .await?;
-                return Ok(StepOutcome {
-                    step: PsuStep::Review(review),
-                    csrf,
-                });
-            }
+        if session.sca_required
+            && let Some(retry) = self
+                .verify_otp(session, &psu, &context(&payment), decision.otp.as_ref())
+                .await?
+        {
+            let mut review = self.payment_review(&client_name, &payment, Some(retry.prompt));
+            review.error = Some(retry.error.into());
+            let csrf = self
+                .update_session(session, Some(psu.0.clone()), true, retry.challenge_id)
+                .await?;
+            return Ok(StepOutcome {
+                step: PsuStep::Review(review),
+                csrf,
+            });
         }
         let trust = session.sca_required && decision.trust_payee;
         match self

@@ -739,3 +739,43 @@ async fn funds_are_confirmed_through_the_http_core_adapter_too() {
     assert_eq!(res.status(), 401);
     assert_eq!(tpp_code(&json(res).await), "CONSENT_INVALID");
 }
+
+#[tokio::test]
+async fn a_wrong_one_time_code_is_asked_again_and_grants_nothing() {
+    let app = TestApp::spawn().await;
+    let id = app.funds_consent(&consent_body(&app).await).await;
+    let (mut browser, page, verifier) = app.psu_reviews_funds_consent(&id, "alice").await;
+    assert!(page.contains("name=\"otp\""), "{page}");
+
+    let (status, location, page) = browser.approve(Some("000000"), &[]).await;
+    assert_eq!(status, 200, "the page again, no redirect");
+    assert!(location.is_none());
+    assert!(page.contains("not correct"), "{page}");
+    assert!(page.contains("name=\"otp\""), "{page}");
+    assert_eq!(app.funds_consent_status(&id).await, "received");
+
+    let (status, location, page) = browser.approve(Some("123456"), &[]).await;
+    assert_eq!(status, 303, "{page}");
+    let code = query_param(&location.unwrap(), "code").unwrap();
+    assert_eq!(app.exchange(&code, &verifier).await.status(), 200);
+    assert_eq!(app.funds_consent_status(&id).await, "valid");
+}
+
+#[tokio::test]
+async fn the_one_time_code_is_asked_as_for_ais_consents_once_per_tpp() {
+    let app = TestApp::spawn().await;
+    // alice passed SCA for the demo TPP on an AIS consent.
+    app.alice_token().await;
+    let id = app.funds_consent(&consent_body(&app).await).await;
+    let (mut browser, page, _) = app.psu_reviews_funds_consent(&id, "alice").await;
+    assert!(!page.contains("name=\"otp\""), "{page}");
+    let (status, _, page) = browser.approve(None, &[]).await;
+    assert_eq!(status, 303, "{page}");
+    assert_eq!(app.funds_consent_status(&id).await, "valid");
+
+    // After the renewal period (180 days) it is asked again.
+    app.clock.advance(Duration::days(181));
+    let id = app.funds_consent(&consent_body(&app).await).await;
+    let (_, page, _) = app.psu_reviews_funds_consent(&id, "alice").await;
+    assert!(page.contains("name=\"otp\""), "{page}");
+}
