@@ -1028,17 +1028,8 @@ impl AuthServer {
             });
         }
         self.approve_consent(&consent_id, &psu, granted).await?;
-        let code = self.issue_code(&session, &psu, now).await?;
-        let mut params = vec![("code", code.as_str())];
-        if let Some(s) = session.state.as_deref() {
-            params.push(("state", s));
-        }
-        params.push(("iss", self.issuer.as_str()));
         tracing::info!(client.id = %session.client_id, "consent approved; authorization code issued");
-        Ok(StepOutcome {
-            step: PsuStep::Redirect(redirect_with(&session.redirect_uri, &params)),
-            csrf: String::new(),
-        })
+        self.redirect_with_code(&session, &psu, now).await
     }
 
     /// Checks the decision's one-time code against the session's challenge for
@@ -1082,12 +1073,14 @@ impl AuthServer {
         })
     }
 
-    pub(super) async fn issue_code(
+    /// Issues the authorization code for the session's scope and sends the PSU
+    /// back to the TPP's verified redirect URI with it, `state` and `iss`.
+    pub(super) async fn redirect_with_code(
         &self,
         s: &Session,
         psu: &PsuId,
         now: OffsetDateTime,
-    ) -> Result<String, AuthorizeError> {
+    ) -> Result<StepOutcome, AuthorizeError> {
         let code = random_token();
         let row = (
             sha256_hex(&code),
@@ -1115,7 +1108,15 @@ impl AuthServer {
                     .map_err(StoreError::from)
             })
             .await?;
-        Ok(code)
+        let mut params = vec![("code", code.as_str())];
+        if let Some(state) = s.state.as_deref() {
+            params.push(("state", state));
+        }
+        params.push(("iss", self.issuer.as_str()));
+        Ok(StepOutcome {
+            step: PsuStep::Redirect(redirect_with(&s.redirect_uri, &params)),
+            csrf: String::new(),
+        })
     }
 
     /// The PSU's accounts by IBAN, for ownership checks and picking.

@@ -251,16 +251,7 @@ impl AuthServer {
             }
             Err(e) => return Err(e.into()),
         }
-        let code = self.issue_code(session, &psu, now).await?;
-        let mut params = vec![("code", code.as_str())];
-        if let Some(s) = session.state.as_deref() {
-            params.push(("state", s));
-        }
-        params.push(("iss", self.issuer.as_str()));
         tracing::info!(client.id = %session.client_id, consent.id = %id, "confirmation-of-funds consent approved; authorization code issued");
-        Ok(StepOutcome {
-            step: PsuStep::Redirect(redirect_with(&session.redirect_uri, &params)),
-            csrf: String::new(),
-        })
+        self.redirect_with_code(session, &psu, now).await
     }
 }

@@ -16,7 +16,7 @@
 //! |  User-   |                                 | Authorization |  (or par::push first, RFC 9126)
 //! |  Agent  -+----(B)-- User authenticates --->|     Server    |
 //! |          |                                 |               |
-//! |         -+----(C)-- Authorization Code ---<|               |  authorize::issue_code
+//! |         -+----(C)-- Authorization Code ---<|               |  authorize::redirect_with_code
 //! +-|----|---+          (+ state, iss)         +---------------+
 //!   |    |                                         ^      v
 //!  (A)  (C)                                        |      |

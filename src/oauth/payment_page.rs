@@ -205,16 +205,8 @@ impl AuthServer {
                 text: "This form was already submitted.".into(),
             });
         }
-        let code = self.issue_code(session, &psu, self.clock.now()).await?;
-        let mut params = vec![("code", code.as_str())];
-        if let Some(s) = session.state.as_deref() {
-            params.push(("state", s));
-        }
-        params.push(("iss", self.issuer.as_str()));
         tracing::info!(client.id = %session.client_id, payment.id = %payment_id, "payment approved; authorization code issued");
-        Ok(StepOutcome {
-            step: PsuStep::Redirect(redirect_with(&session.redirect_uri, &params)),
-            csrf: String::new(),
-        })
+        self.redirect_with_code(session, &psu, self.clock.now())
+            .await
     }
 }
