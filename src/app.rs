@@ -13,7 +13,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, CoreAdapterKind};
-use crate::consent::{ConsentService, ConsentSettings};
+use crate::consent::{ConsentService, ConsentSettings, FundsConsentService};
 use crate::core::CoreBanking;
 use crate::core::http::{HttpCore, HttpCoreError};
 use crate::core::sandbox::{self, SandboxCore};
@@ -126,6 +126,11 @@ impl Application {
             clock.clone(),
             ConsentSettings::from(&config.consents),
         );
+        let funds_consents = FundsConsentService::new(
+            store.clone(),
+            clock.clone(),
+            ConsentSettings::from(&config.consents),
+        );
         let payments = PaymentService::new(
             store.clone(),
             core.clone(),
@@ -148,6 +153,7 @@ impl Application {
             tokens,
             keys,
             consents: consents.clone(),
+            funds_consents: funds_consents.clone(),
             payments: payments.clone(),
             core: core.clone(),
             throttle: LoginThrottle::new(
@@ -170,6 +176,7 @@ impl Application {
             mtls_base_url: format!("https://{mtls_addr}"),
             oauth,
             consents,
+            funds_consents,
             payments,
         };
 

@@ -63,7 +63,7 @@ pub enum PaymentsCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum ConsentsCommand {
-    /// Print a consent as JSON.
+    /// Print a consent (AIS or confirmation of funds) as JSON.
     Show { consent_id: String },
     /// Revoke a valid consent on the PSU's behalf (→ revokedByPsu); its tokens stop working at once.
     Revoke { consent_id: String },
@@ -172,23 +172,26 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 async fn consents(cmd: ConsentsCommand, store: Store, config: &Config) -> anyhow::Result<()> {
-    use crate::consent::{ConsentId, ConsentService, ConsentSettings};
-    let service = ConsentService::new(
-        store,
-        std::sync::Arc::new(SystemClock),
-        ConsentSettings::from(&config.consents),
-    );
+    use crate::consent::{
+        ConsentError, ConsentId, ConsentService, ConsentSettings, FundsConsentService,
+    };
+    let settings = ConsentSettings::from(&config.consents);
+    let clock: std::sync::Arc<dyn crate::clock::Clock> = std::sync::Arc::new(SystemClock);
+    let ais = ConsentService::new(store.clone(), clock.clone(), settings.clone());
+    let funds = FundsConsentService::new(store, clock, settings);
     let (ConsentsCommand::Show { consent_id } | ConsentsCommand::Revoke { consent_id }) = &cmd;
     let id =
         ConsentId::parse(consent_id).map_err(|_| anyhow::anyhow!("no consent {consent_id}"))?;
-    let consent = match cmd {
-        ConsentsCommand::Show { .. } => service.find(&id).await,
-        ConsentsCommand::Revoke { .. } => service.revoke_by_psu(&id).await,
-    }
-    .map_err(|e| anyhow::anyhow!("consent {consent_id}: {e}"))?;
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&serde_json::json!({
+    let revoke = matches!(cmd, ConsentsCommand::Revoke { .. });
+    let failed = |e: ConsentError| anyhow::anyhow!("consent {consent_id}: {e}");
+    let ais_consent = if revoke {
+        ais.revoke_by_psu(&id).await
+    } else {
+        ais.find(&id).await
+    };
+    // An id names an AIS consent or a confirmation-of-funds consent, never both.
+    let shown = match ais_consent {
+        Ok(consent) => serde_json::json!({
             "consentId": consent.id.as_str(),
             "clientId": consent.client_id,
             "consentStatus": consent.status.as_str(),
@@ -196,8 +199,26 @@ async fn consents(cmd: ConsentsCommand, store: Store, config: &Config) -> anyhow
             "validUntil": consent.valid_until.to_string(),
             "frequencyPerDay": consent.frequency_per_day,
             "recurringIndicator": consent.recurring,
-        }))?
-    );
+        }),
+        Err(ConsentError::Unknown) => {
+            let consent = if revoke {
+                funds.revoke_by_psu(&id).await
+            } else {
+                funds.find(&id).await
+            }
+            .map_err(failed)?;
+            serde_json::json!({
+                "consentId": consent.id.as_str(),
+                "clientId": consent.client_id,
+                "consentStatus": consent.status.as_str(),
+                "psuId": consent.psu_id.map(|p| p.0),
+                "validUntil": consent.valid_until.to_string(),
+                "confirmationOfFunds": true,
+            })
+        }
+        Err(e) => return Err(failed(e)),
+    };
+    println!("{}", serde_json::to_string_pretty(&shown)?);
     Ok(())
 }
 

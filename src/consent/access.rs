@@ -215,7 +215,7 @@ impl AisAccess {
     }
 }
 
-fn reference_value(r: &AccountReference) -> Value {
+pub(super) fn reference_value(r: &AccountReference) -> Value {
     let mut obj = Map::new();
     obj.insert("iban".into(), Value::String(r.iban.as_str().to_owned()));
     if let Some(currency) = r.currency {
@@ -245,7 +245,7 @@ fn parse_references(value: &Value, path: &str) -> Result<Vec<AccountReference>, 
         .collect()
 }
 
-fn parse_reference(value: &Value, path: &str) -> Result<AccountReference, ConsentError> {
+pub(super) fn parse_reference(value: &Value, path: &str) -> Result<AccountReference, ConsentError> {
     let obj = value
         .as_object()
         .ok_or_else(|| ConsentError::format(path, "must be an account reference object"))?;

@@ -1,8 +1,11 @@
-//! Berlin Group AIS consents: the model, its lifecycle, and who may read what.
+//! Berlin Group consents: AIS consents and confirmation-of-funds consents
+//! (`funds`), the model, their lifecycle, and who may read what.
 //!
 //! Invariant: this module is the one place that decides whether a consent grants
-//! access now ([`ConsentService::access_check`]). It knows nothing of HTTP; the
-//! only storage code is in `repo.rs`.
+//! access now ([`ConsentLifecycle::access_check`], [`FundsConsent::covers`]). It
+//! knows nothing of HTTP; the only storage code is in the `repo.rs` files. The
+//! lifecycle below is written once ([`ConsentLifecycle`] over [`ConsentKind`])
+//! and runs for both kinds.
 //!
 //! ```text
 //!  POST /v1/consents ─► received ──PSU approves (authorize)──► valid ──validUntil passes──► expired
@@ -20,6 +23,8 @@
 mod access;
 mod error;
 mod frequency;
+mod funds;
+mod kind;
 mod model;
 mod repo;
 mod request;
@@ -33,6 +38,8 @@ pub use error::ConsentError;
 pub use frequency::{
     Admission, AisEndpoint, AisRead, Charge, FrequencyError, FrequencyLimiter, ListingPage, utc_day,
 };
+pub use funds::{FundsAccess, FundsCheck, FundsConsent, FundsConsentRequest, FundsGrant};
+pub use kind::ConsentKind;
 pub use model::{AccessKind, Consent, ConsentId, ConsentSettings, ConsentStatus, GrantedAccess};
 pub use request::CreateConsentRequest;
-pub use service::{ConsentService, IDEMPOTENCY_KIND};
+pub use service::{ConsentLifecycle, ConsentService, FundsConsentService, IDEMPOTENCY_KIND};

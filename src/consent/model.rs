@@ -199,6 +199,57 @@ pub struct Consent {
 
 impl Consent {
     /// The status at `now` with the transitions time makes on its own, and since
+    /// when it holds (see [`Timeline::effective_status`]): `received` becomes
+    /// `rejected` once `authorization_timeout` has passed since creation;
+    /// `received` or `valid` becomes `expired` at the start (UTC) of the day after
+    /// `validUntil`; whichever comes first. Terminal statuses never change.
+    pub fn effective_status(
+        &self,
+        now: OffsetDateTime,
+        authorization_timeout: Duration,
+    ) -> (ConsentStatus, OffsetDateTime) {
+        self.timeline().effective_status(now, authorization_timeout)
+    }
+
+    /// Applies [`Consent::effective_status`]; returns whether the status changed.
+    pub fn settle(&mut self, now: OffsetDateTime, authorization_timeout: Duration) -> bool {
+        let (status, since) = self.effective_status(now, authorization_timeout);
+        if status == self.status {
+            return false;
+        }
+        self.status = status;
+        self.status_changed_at = since;
+        true
+    }
+
+    fn timeline(&self) -> Timeline {
+        Timeline {
+            status: self.status,
+            status_changed_at: self.status_changed_at,
+            created_at: self.created_at,
+            valid_until: self.valid_until,
+        }
+    }
+
+    /// Berlin Group `lastActionDate`: the day of the last status change.
+    pub fn last_action_date(&self) -> Date {
+        self.status_changed_at.date()
+    }
+}
+
+/// What the time-driven transitions of any consent (AIS or confirmation of
+/// funds) are computed from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Timeline {
+    pub status: ConsentStatus,
+    pub status_changed_at: OffsetDateTime,
+    pub created_at: OffsetDateTime,
+    /// The last day (UTC) on which the consent is usable.
+    pub valid_until: Date,
+}
+
+impl Timeline {
+    /// The status at `now` with the transitions time makes on its own, and since
     /// when it holds:
     /// - `received` becomes `rejected` once `authorization_timeout` has passed
     ///   since creation;
@@ -206,7 +257,7 @@ impl Consent {
     ///   `validUntil`;
     ///
     /// whichever comes first. Terminal statuses never change.
-    pub fn effective_status(
+    pub(crate) fn effective_status(
         &self,
         now: OffsetDateTime,
         authorization_timeout: Duration,
@@ -230,22 +281,6 @@ impl Consent {
             .filter(|(_, at)| *at <= now)
             .min_by_key(|(_, at)| *at)
             .unwrap_or((self.status, self.status_changed_at))
-    }
-
-    /// Applies [`Consent::effective_status`]; returns whether the status changed.
-    pub fn settle(&mut self, now: OffsetDateTime, authorization_timeout: Duration) -> bool {
-        let (status, since) = self.effective_status(now, authorization_timeout);
-        if status == self.status {
-            return false;
-        }
-        self.status = status;
-        self.status_changed_at = since;
-        true
-    }
-
-    /// Berlin Group `lastActionDate`: the day of the last status change.
-    pub fn last_action_date(&self) -> Date {
-        self.status_changed_at.date()
     }
 }
 

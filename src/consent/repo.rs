@@ -1,14 +1,15 @@
-//! The `consents` table (rows of kind `ais`). Every status change is a
-//! conditional UPDATE on the status the caller read, so two concurrent changes
-//! cannot both win.
+//! The `consents` table: rows of kind `ais` here, the status changes of every
+//! kind too. Every status change is a conditional UPDATE on the status the caller
+//! read, so two concurrent changes cannot both win.
 
 use std::net::IpAddr;
 
 use diesel::prelude::*;
-use time::{Date, OffsetDateTime, PrimitiveDateTime};
+use time::{Date, Duration, OffsetDateTime, PrimitiveDateTime};
 
 use super::access::AisAccess;
 use super::error::ConsentError;
+use super::kind::ConsentKind;
 use super::model::{Consent, ConsentId, ConsentStatus, GrantedAccess};
 use crate::core::PsuId;
 use crate::store::schema::consents;
@@ -16,6 +17,44 @@ use crate::store::{DbConn, StoreError, from_db_time, to_db_time};
 
 /// The `kind` of AIS consents (the table also holds confirmation-of-funds ones).
 const KIND: &str = "ais";
+
+impl ConsentKind for Consent {
+    const KIND: &'static str = KIND;
+    const IDEMPOTENCY_KIND: &'static str = "ais-consent";
+    type Grant = GrantedAccess;
+
+    fn id(&self) -> &ConsentId {
+        &self.id
+    }
+
+    fn client_id(&self) -> &str {
+        &self.client_id
+    }
+
+    fn status(&self) -> ConsentStatus {
+        self.status
+    }
+
+    fn status_changed_at(&self) -> OffsetDateTime {
+        self.status_changed_at
+    }
+
+    fn valid_until(&self) -> Date {
+        self.valid_until
+    }
+
+    fn settle(&mut self, now: OffsetDateTime, authorization_timeout: Duration) -> bool {
+        Consent::settle(self, now, authorization_timeout)
+    }
+
+    fn load(conn: &mut DbConn, id: &ConsentId) -> Result<Option<Self>, ConsentError> {
+        load(conn, id)
+    }
+
+    fn insert(&self, conn: &mut DbConn) -> Result<(), ConsentError> {
+        insert(conn, self)
+    }
+}
 
 impl From<diesel::result::Error> for ConsentError {
     fn from(e: diesel::result::Error) -> Self {
@@ -41,7 +80,7 @@ type Row = (
 
 /// A stored value that does not parse: the database was changed behind the
 /// gateway's back. Reported as a deserialization error of the query.
-fn corrupt(what: &str, detail: impl std::fmt::Display) -> ConsentError {
+pub(super) fn corrupt(what: &str, detail: impl std::fmt::Display) -> ConsentError {
     ConsentError::Store(StoreError::Query(
         diesel::result::Error::DeserializationError(
             format!("corrupt consents.{what}: {detail}").into(),
@@ -98,7 +137,7 @@ fn from_row(row: Row) -> Result<Consent, ConsentError> {
     })
 }
 
-pub(super) fn load(conn: &mut DbConn, id: &ConsentId) -> Result<Option<Consent>, ConsentError> {
+fn load(conn: &mut DbConn, id: &ConsentId) -> Result<Option<Consent>, ConsentError> {
     consents::table
         .filter(consents::consent_id.eq(id.as_str()))
         .filter(consents::kind.eq(KIND))
@@ -123,7 +162,7 @@ pub(super) fn load(conn: &mut DbConn, id: &ConsentId) -> Result<Option<Consent>,
         .transpose()
 }
 
-pub(super) fn insert(conn: &mut DbConn, c: &Consent) -> Result<(), ConsentError> {
+fn insert(conn: &mut DbConn, c: &Consent) -> Result<(), ConsentError> {
     let granted = c
         .granted
         .as_ref()
@@ -151,9 +190,11 @@ pub(super) fn insert(conn: &mut DbConn, c: &Consent) -> Result<(), ConsentError>
     Ok(())
 }
 
-/// Moves the consent from `from` to `to`; false if its status is no longer `from`.
+/// Moves the consent of `kind` from `from` to `to`; false if its status is no
+/// longer `from`.
 pub(super) fn set_status(
     conn: &mut DbConn,
+    kind: &str,
     id: &ConsentId,
     from: ConsentStatus,
     to: ConsentStatus,
@@ -162,7 +203,7 @@ pub(super) fn set_status(
     let updated = diesel::update(
         consents::table
             .filter(consents::consent_id.eq(id.as_str()))
-            .filter(consents::kind.eq(KIND))
+            .filter(consents::kind.eq(kind))
             .filter(consents::status.eq(from.as_str())),
     )
     .set((
@@ -173,20 +214,20 @@ pub(super) fn set_status(
     Ok(updated == 1)
 }
 
-/// Moves the consent from `received` to `valid` for `psu` with what it granted;
-/// false if it is no longer `received`.
+/// Moves the consent of `kind` from `received` to `valid` for `psu` with what it
+/// granted (JSON); false if it is no longer `received`.
 pub(super) fn set_authorized(
     conn: &mut DbConn,
+    kind: &str,
     id: &ConsentId,
     psu: &PsuId,
-    granted: &GrantedAccess,
+    granted: &str,
     at: OffsetDateTime,
 ) -> Result<bool, ConsentError> {
-    let granted = serde_json::to_string(granted).map_err(|e| corrupt("granted_access", e))?;
     let updated = diesel::update(
         consents::table
             .filter(consents::consent_id.eq(id.as_str()))
-            .filter(consents::kind.eq(KIND))
+            .filter(consents::kind.eq(kind))
             .filter(consents::status.eq(ConsentStatus::Received.as_str())),
     )
     .set((

@@ -55,15 +55,7 @@ pub async fn consent_for(
     bearer: &Bearer,
     state: &AppState,
 ) -> Result<Consent, ApiError> {
-    let header = req
-        .headers()
-        .get("consent-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
-        .ok_or_else(|| {
-            ApiError::format("The Consent-ID header is required.").with_path("Consent-ID")
-        })?;
+    let header = consent_id_header(req)?;
     let token_consent = bearer.require_ais()?;
     if header != token_consent {
         return Err(ApiError::unauthorized(
@@ -76,6 +68,18 @@ pub async fn consent_for(
         .consents
         .access_check(&bearer.client.client_id, &id, state.clock.now())
         .await?)
+}
+
+/// The `Consent-ID` header, required.
+pub(crate) fn consent_id_header(req: &HttpRequest) -> Result<&str, ApiError> {
+    req.headers()
+        .get("consent-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| {
+            ApiError::format("The Consent-ID header is required.").with_path("Consent-ID")
+        })
 }
 
 /// A read the consent allows now, and how it counts against `frequencyPerDay`.
@@ -199,7 +203,7 @@ fn frequency_error(e: FrequencyError) -> ApiError {
     }
 }
 
-fn core_failed(e: CoreError) -> ApiError {
+pub(crate) fn core_failed(e: CoreError) -> ApiError {
     tracing::warn!(error.cause = %e, "core banking call failed");
     ApiError::unavailable()
 }

@@ -93,6 +93,18 @@ impl Bearer {
             )),
         }
     }
+
+    /// Requires a PSU token for a confirmation-of-funds consent; returns its
+    /// consent id.
+    pub fn require_piis(&self) -> Result<&str, ApiError> {
+        match &self.scope {
+            TokenScope::Piis(id) => Ok(id),
+            _ => Err(ApiError::unauthorized(
+                "TOKEN_INVALID",
+                "A PSU token for a confirmation-of-funds consent (scope PIIS:<consentId>) is required.",
+            )),
+        }
+    }
 }
 
 fn invalid(text: &str) -> ApiError {

@@ -212,7 +212,8 @@ pub struct ConsentRequest {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ConsentLinks {
     /// The authorization server's metadata (RFC 8414); authorize with scope
-    /// `AIS:<consentId>`.
+    /// `AIS:<consentId>` (AIS consents) or `PIIS:<consentId>`
+    /// (confirmation-of-funds consents).
     #[serde(rename = "scaOAuth")]
     pub sca_oauth: Href,
     #[serde(rename = "self")]
@@ -312,7 +313,7 @@ pub(crate) fn psu_ip_address(req: &HttpRequest) -> Result<Option<IpAddr>, ApiErr
         .transpose()
 }
 
-fn consent_id(raw: &str) -> Result<ConsentId, ApiError> {
+pub(crate) fn consent_id(raw: &str) -> Result<ConsentId, ApiError> {
     Ok(ConsentId::parse(raw)?)
 }
 
@@ -357,10 +358,25 @@ pub async fn create_consent(
     let consent = service(&state)
         .create(&bearer.client.client_id, &key, &body, psu_ip)
         .await?;
-    let self_href = self_href(&state, &consent.id);
-    let created = ConsentCreated {
-        consent_status: consent.status.into(),
-        consent_id: consent.id.to_string(),
+    Ok(created(
+        &state,
+        self_href(&state, &consent.id),
+        &consent.id,
+        consent.status,
+    ))
+}
+
+/// The 201 of a created (or replayed) consent of any kind: the body with its
+/// links, `Location` and `ASPSP-SCA-Approach`.
+pub(crate) fn created(
+    state: &AppState,
+    self_href: String,
+    id: &ConsentId,
+    status: ConsentStatus,
+) -> HttpResponse {
+    let body = ConsentCreated {
+        consent_status: status.into(),
+        consent_id: id.to_string(),
         links: ConsentLinks {
             sca_oauth: Href {
                 href: format!("{}/.well-known/oauth-authorization-server", state.issuer),
@@ -373,10 +389,10 @@ pub async fn create_consent(
             },
         },
     };
-    Ok(HttpResponse::Created()
+    HttpResponse::Created()
         .insert_header((header::LOCATION, self_href))
         .insert_header((ASPSP_SCA_APPROACH, "REDIRECT"))
-        .json(created))
+        .json(body)
 }
 
 /// Reads a consent of the calling TPP: the access as accepted, the granted

@@ -8,6 +8,8 @@ pub mod accounts;
 pub mod auth;
 pub mod consents;
 pub mod errors;
+pub mod funds;
+pub mod funds_consents;
 pub mod middleware;
 pub mod oauth;
 pub mod ops;
@@ -52,6 +54,8 @@ pub struct AppState {
     pub oauth: crate::oauth::AuthServer,
     /// AIS consents.
     pub consents: crate::consent::ConsentService,
+    /// Confirmation-of-funds consents.
+    pub funds_consents: crate::consent::FundsConsentService,
     /// Payment initiation.
     pub payments: crate::payments::PaymentService,
 }
@@ -117,7 +121,13 @@ client (RFC 8705 tls_client_auth). Required by the mTLS listener's handshake."
                     Flow::AuthorizationCode(AuthorizationCode::new(
                         "/oauth/authorize",
                         "/oauth/token",
-                        Scopes::from_iter([("AIS:<consentId>", "Read what one AIS consent grants")]),
+                        Scopes::from_iter([
+                            ("AIS:<consentId>", "Read what one AIS consent grants"),
+                            (
+                                "PIIS:<consentId>",
+                                "Confirm funds on the account of one confirmation-of-funds consent",
+                            ),
+                        ]),
                     )),
                 ],
                 "Certificate-bound JWT access tokens (RFC 8705) from this gateway's authorization server. \
@@ -159,7 +169,12 @@ pub fn mtls_routes(cfg: &mut ServiceConfig) {
         .service(payments::initiate_payment)
         .service(payments::get_payment)
         .service(payments::get_payment_status)
-        .service(payments::cancel_payment);
+        .service(payments::cancel_payment)
+        .service(funds_consents::create_funds_consent)
+        .service(funds_consents::get_funds_consent)
+        .service(funds_consents::get_funds_consent_status)
+        .service(funds_consents::delete_funds_consent)
+        .service(funds::confirm_funds);
 }
 
 /// The OpenAPI document of both listeners, generated from the registered routes.

@@ -140,7 +140,7 @@ pub struct AuthorizationRequestForm {
     response_type: String,
     /// Exactly one registered redirect URI.
     redirect_uri: String,
-    /// `AIS:<consentId>`.
+    /// `AIS:<consentId>`, `PIS:<paymentId>` or `PIIS:<consentId>`.
     scope: String,
     state: Option<String>,
     /// BASE64URL(SHA-256(code_verifier)).
@@ -305,6 +305,7 @@ pub async fn metadata(state: web::Data<AppState>) -> HttpResponse {
             "payments",
             "fundsconfirmations",
             "AIS:<consentId>",
+            "PIIS:<consentId>",
         ],
         tls_client_certificate_bound_access_tokens: true,
         authorization_response_iss_parameter_supported: true,

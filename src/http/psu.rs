@@ -14,7 +14,8 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use crate::http::AppState;
 use crate::http::errors::{html_error, html_escape};
 use crate::oauth::authorize::{
-    AuthorizeError, AuthorizeParams, Decision, PaymentSummary, PsuStep, Review, StepOutcome,
+    AuthorizeError, AuthorizeParams, Decision, FundsSummary, PaymentSummary, PsuStep, Review,
+    StepOutcome,
 };
 use crate::secret::Secret;
 
@@ -127,9 +128,56 @@ later payments to it may not need a one-time code</label>",
     page(StatusCode::OK, "Approve a payment", &body)
 }
 
+fn otp_input(prompt: &str) -> String {
+    format!(
+        "<label>{} <input name=\"otp\" inputmode=\"numeric\" autocomplete=\"one-time-code\"></label>",
+        html_escape(prompt)
+    )
+}
+
+fn render_funds_review(r: &Review, f: &FundsSummary, csrf: &str) -> HttpResponse {
+    let row = |label: &str, value: &Option<String>| {
+        value
+            .as_deref()
+            .map(|v| format!("<tr><th>{label}</th><td>{}</td></tr>", html_escape(v)))
+            .unwrap_or_default()
+    };
+    let card = f
+        .card_ending
+        .as_ref()
+        .map(|c| format!("the card ending {c}"));
+    let mut body = format!(
+        "<h1>Allow {client} to confirm funds</h1><p><strong>{client}</strong> asks to check, until \
+<strong>{until}</strong>, whether this account of yours holds enough money for a given amount. \
+It will only learn \"funds are available\" or \"funds are not available\": no balance, no transactions.</p>{err}\
+<table><tr><th>Account</th><td><strong>{iban}</strong></td></tr>{card}{info}{registration}\
+<tr><th>Until</th><td>{until}</td></tr></table>\
+<form method=\"post\" action=\"/oauth/authorize/decision\">{csrf}",
+        client = html_escape(&r.client_name),
+        until = html_escape(&f.valid_until),
+        err = error_line(&r.error),
+        iban = html_escape(&f.iban),
+        card = row("For", &card),
+        info = row("Card", &f.card_information),
+        registration = row("Registration", &f.registration_information),
+        csrf = csrf_input(csrf),
+    );
+    if let Some(prompt) = &r.otp_prompt {
+        body.push_str(&otp_input(prompt));
+    }
+    body.push_str(
+        "<button type=\"submit\" name=\"decision\" value=\"approve\">Allow</button>\
+<button type=\"submit\" name=\"decision\" value=\"deny\" formnovalidate>Deny</button></form>",
+    );
+    page(StatusCode::OK, "Allow confirmation of funds", &body)
+}
+
 fn render_review(r: &Review, csrf: &str) -> HttpResponse {
     if let Some(p) = &r.payment {
         return render_payment_review(r, p, csrf);
+    }
+    if let Some(f) = &r.funds {
+        return render_funds_review(r, f, csrf);
     }
     let mut body = format!(
         "<h1>Review access for {client}</h1><p><strong>{client}</strong> asks to read the following, \

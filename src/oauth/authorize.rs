@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use diesel::prelude::*;
 use time::OffsetDateTime;
 
-use crate::core::{PsuId, ScaContext, ScaVerdict};
+use crate::core::{ChallengeId, PsuId, ScaContext, ScaVerdict};
 use crate::oauth::clients::Client;
 use crate::oauth::scope::TokenScope;
 use crate::oauth::throttle::LoginGate;
@@ -79,6 +79,19 @@ pub struct PaymentSummary {
     pub creditor_iban: String,
     pub debtor_iban: String,
     pub reference: Option<String>,
+}
+
+/// What the review page shows about a confirmation-of-funds consent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FundsSummary {
+    /// The one account the TPP may ask about.
+    pub iban: String,
+    /// The last day the TPP may ask.
+    pub valid_until: String,
+    /// The last four characters of the card the TPP issued, if it named one.
+    pub card_ending: Option<String>,
+    pub card_information: Option<String>,
+    pub registration_information: Option<String>,
 }
 
 /// Why an authorization request failed, and how to tell whom.
@@ -148,6 +161,9 @@ pub struct Review {
     pub otp_prompt: Option<String>,
     /// The payment asked for (then `access` and `pick` are empty).
     pub payment: Option<Box<PaymentSummary>>,
+    /// The confirmation-of-funds consent asked for (then `access` and `pick`
+    /// are empty).
+    pub funds: Option<Box<FundsSummary>>,
     /// Offer "trust this payee" (PSD2 RTS Art. 13): only where SCA is asked.
     pub offer_trust: bool,
     pub error: Option<String>,
@@ -178,6 +194,15 @@ pub enum PsuStep {
 pub struct StepOutcome {
     pub step: PsuStep,
     pub csrf: String,
+}
+
+/// What the review page asks after a one-time code that did not verify.
+#[derive(Debug, Clone)]
+pub(super) struct OtpRetry {
+    pub(super) prompt: String,
+    /// The challenge the next code is checked against.
+    pub(super) challenge_id: Option<String>,
+    pub(super) error: &'static str,
 }
 
 /// The PSU's decision form.
@@ -308,7 +333,7 @@ impl AuthServer {
             .ok_or_else(|| {
                 fail(
                     "invalid_scope",
-                    "scope must be AIS:<consentId> or PIS:<paymentId>",
+                    "scope must be AIS:<consentId>, PIS:<paymentId> or PIIS:<consentId>",
                 )
             })?;
         match &scope {
@@ -335,10 +360,21 @@ impl AuthServer {
                     ));
                 }
             }
-            _ => {
+            TokenScope::Piis(consent_id) => {
+                let usable = self
+                    .funds_consent_awaits_authorization(&client.client_id, consent_id)
+                    .await?;
+                if !usable {
+                    return Err(fail(
+                        "invalid_scope",
+                        "unknown confirmation-of-funds consent, or it is not awaiting authorization",
+                    ));
+                }
+            }
+            TokenScope::Client(_) => {
                 return Err(fail(
                     "invalid_scope",
-                    "only AIS:<consentId> and PIS:<paymentId> are supported",
+                    "only AIS:<consentId>, PIS:<paymentId> and PIIS:<consentId> are supported",
                 ));
             }
         }
@@ -711,10 +747,18 @@ impl AuthServer {
         };
         self.throttle.record_success(username).await?;
         tracing::info!(client.id = %session.client_id, "PSU authenticated on the consent page");
-        if let Some(TokenScope::Pis(payment_id)) = TokenScope::parse_user(&session.scope) {
-            return self
-                .payment_login(&session, &payment_id, psu, client_name)
-                .await;
+        match TokenScope::parse_user(&session.scope) {
+            Some(TokenScope::Pis(payment_id)) => {
+                return self
+                    .payment_login(&session, &payment_id, psu, client_name)
+                    .await;
+            }
+            Some(TokenScope::Piis(consent_id)) => {
+                return self
+                    .funds_login(&session, &consent_id, psu, client_name)
+                    .await;
+            }
+            _ => {}
         }
 
         let consent_id = self.session_consent(&session)?;
@@ -768,6 +812,30 @@ impl AuthServer {
         })
     }
 
+    /// Ends the session on a dead end: the page explains, the link tells the TPP
+    /// `access_denied` with `reason`.
+    pub(super) async fn dead_end(
+        &self,
+        session: &Session,
+        title: &str,
+        text: String,
+        reason: &str,
+    ) -> Result<StepOutcome, AuthorizeError> {
+        self.finish_session(session).await?;
+        let back = redirect_with(
+            &session.redirect_uri,
+            &self.denied_params(session.state.as_deref(), reason),
+        );
+        Ok(StepOutcome {
+            step: PsuStep::Message {
+                title: title.into(),
+                text,
+                back_to_tpp: Some(back),
+            },
+            csrf: String::new(),
+        })
+    }
+
     pub(super) fn denied_params<'a>(
         &'a self,
         state: Option<&'a str>,
@@ -792,7 +860,7 @@ impl AuthServer {
 
     /// Whether the PSU must pass SCA for this TPP now (RTS Art. 10a: first time,
     /// and again once the renewal period has passed).
-    async fn sca_due(
+    pub(super) async fn sca_due(
         &self,
         psu: &PsuId,
         client_id: &str,
@@ -815,7 +883,7 @@ impl AuthServer {
         Ok(last.is_none_or(|t| from_db_time(t) + self.settings.sca_renewal <= now))
     }
 
-    async fn record_sca(
+    pub(super) async fn record_sca(
         &self,
         psu: &str,
         client_id: &str,
@@ -863,10 +931,18 @@ impl AuthServer {
                     text: "Please log in first.".into(),
                 })?,
         );
-        if let Some(TokenScope::Pis(payment_id)) = TokenScope::parse_user(&session.scope) {
-            return self
-                .payment_decide(&session, &payment_id, psu, decision)
-                .await;
+        match TokenScope::parse_user(&session.scope) {
+            Some(TokenScope::Pis(payment_id)) => {
+                return self
+                    .payment_decide(&session, &payment_id, psu, decision)
+                    .await;
+            }
+            Some(TokenScope::Piis(consent_id)) => {
+                return self
+                    .funds_decide(&session, &consent_id, psu, decision)
+                    .await;
+            }
+            _ => {}
         }
         let consent_id = self.session_consent(&session)?;
         let now = self.clock.now();
@@ -899,38 +975,20 @@ impl AuthServer {
             let context = ScaContext::Consent {
                 consent_id: consent_id.clone(),
             };
-            let challenge =
-                crate::core::ChallengeId(session.challenge_id.clone().unwrap_or_default());
-            let otp = decision.otp.clone().unwrap_or_default();
-            let verdict = self
-                .core
-                .verify_sca(&challenge, &psu, &context, &otp)
-                .await
-                .map_err(|e| AuthorizeError::Server(e.to_string()))?;
-            if verdict != ScaVerdict::Verified {
+            if let Some(retry) = self
+                .verify_otp(&session, &psu, &context, decision.otp.as_ref())
+                .await?
+            {
                 let mut review = self
                     .review(&consent_id, &psu, &client_name)
                     .await?
                     .ok_or_else(|| {
                         AuthorizeError::Server("consent changed during review".into())
                     })?;
-                let challenge_id = if verdict == ScaVerdict::Unusable {
-                    let fresh = self
-                        .core
-                        .issue_sca_challenge(&psu, &context)
-                        .await
-                        .map_err(|e| AuthorizeError::Server(e.to_string()))?;
-                    review.otp_prompt = Some(fresh.prompt);
-                    review.error =
-                        Some("That code can no longer be used; a new code was issued.".into());
-                    Some(fresh.id.0)
-                } else {
-                    review.otp_prompt = Some("Enter the one-time code.".into());
-                    review.error = Some("The one-time code is not correct.".into());
-                    session.challenge_id.clone()
-                };
+                review.otp_prompt = Some(retry.prompt);
+                review.error = Some(retry.error.into());
                 let csrf = self
-                    .update_session(&session, Some(psu.0.clone()), true, challenge_id)
+                    .update_session(&session, Some(psu.0.clone()), true, retry.challenge_id)
                     .await?;
                 return Ok(StepOutcome {
                     step: PsuStep::Review(review),
@@ -970,25 +1028,59 @@ impl AuthServer {
             });
         }
         self.approve_consent(&consent_id, &psu, granted).await?;
-        let code = self.issue_code(&session, &psu, now).await?;
-        let mut params = vec![("code", code.as_str())];
-        if let Some(s) = session.state.as_deref() {
-            params.push(("state", s));
-        }
-        params.push(("iss", self.issuer.as_str()));
         tracing::info!(client.id = %session.client_id, "consent approved; authorization code issued");
-        Ok(StepOutcome {
-            step: PsuStep::Redirect(redirect_with(&session.redirect_uri, &params)),
-            csrf: String::new(),
+        self.redirect_with_code(&session, &psu, now).await
+    }
+
+    /// Checks the decision's one-time code against the session's challenge for
+    /// `context`. `None` when it verified; otherwise what the review page asks
+    /// next: a fresh code if the old one can no longer be used, else the same
+    /// one again.
+    pub(super) async fn verify_otp(
+        &self,
+        session: &Session,
+        psu: &PsuId,
+        context: &ScaContext,
+        otp: Option<&Secret>,
+    ) -> Result<Option<OtpRetry>, AuthorizeError> {
+        let challenge = ChallengeId(session.challenge_id.clone().unwrap_or_default());
+        let otp = otp.cloned().unwrap_or_default();
+        let server = |e: crate::core::CoreError| AuthorizeError::Server(e.to_string());
+        let verdict = self
+            .core
+            .verify_sca(&challenge, psu, context, &otp)
+            .await
+            .map_err(server)?;
+        Ok(match verdict {
+            ScaVerdict::Verified => None,
+            ScaVerdict::Unusable => {
+                let fresh = self
+                    .core
+                    .issue_sca_challenge(psu, context)
+                    .await
+                    .map_err(server)?;
+                Some(OtpRetry {
+                    prompt: fresh.prompt,
+                    challenge_id: Some(fresh.id.0),
+                    error: "That code can no longer be used; a new code was issued.",
+                })
+            }
+            ScaVerdict::Invalid => Some(OtpRetry {
+                prompt: "Enter the one-time code.".into(),
+                challenge_id: session.challenge_id.clone(),
+                error: "The one-time code is not correct.",
+            }),
         })
     }
 
-    pub(super) async fn issue_code(
+    /// Issues the authorization code for the session's scope and sends the PSU
+    /// back to the TPP's verified redirect URI with it, `state` and `iss`.
+    pub(super) async fn redirect_with_code(
         &self,
         s: &Session,
         psu: &PsuId,
         now: OffsetDateTime,
-    ) -> Result<String, AuthorizeError> {
+    ) -> Result<StepOutcome, AuthorizeError> {
         let code = random_token();
         let row = (
             sha256_hex(&code),
@@ -1016,7 +1108,15 @@ impl AuthServer {
                     .map_err(StoreError::from)
             })
             .await?;
-        Ok(code)
+        let mut params = vec![("code", code.as_str())];
+        if let Some(state) = s.state.as_deref() {
+            params.push(("state", state));
+        }
+        params.push(("iss", self.issuer.as_str()));
+        Ok(StepOutcome {
+            step: PsuStep::Redirect(redirect_with(&s.redirect_uri, &params)),
+            csrf: String::new(),
+        })
     }
 
     /// The PSU's accounts by IBAN, for ownership checks and picking.

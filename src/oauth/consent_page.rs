@@ -6,9 +6,12 @@ use std::collections::BTreeMap;
 
 use time::OffsetDateTime;
 
-use crate::consent::{AisAccess, ConsentError, ConsentId, ConsentStatus, GrantedAccess};
+use crate::consent::{
+    AisAccess, ConsentError, ConsentId, ConsentKind, ConsentLifecycle, ConsentStatus, GrantedAccess,
+};
 use crate::core::{AccountId, PsuId};
 use crate::oauth::authorize::{AuthorizeError, PickableAccount, Review};
+use crate::oauth::scope::TokenScope;
 use crate::oauth::{AuthServer, OAuthFailure};
 
 impl From<crate::payments::PaymentError> for AuthorizeError {
@@ -100,6 +103,7 @@ impl AuthServer {
             recurring: consent.recurring,
             otp_prompt: None,
             payment: None,
+            funds: None,
             offer_trust: false,
             error: None,
         }))
@@ -190,26 +194,39 @@ impl AuthServer {
         Ok(())
     }
 
-    /// When an AIS consent stops granting access (the end of its `validUntil`
-    /// day), if it is `valid` and this client's; otherwise `invalid_grant`.
-    pub(super) async fn ais_consent_end(
+    /// When the consent a user scope names stops granting access (the end of its
+    /// `validUntil` day), if it is `valid` and this client's; otherwise
+    /// `invalid_grant`. `None` for a scope that names no consent (a payment).
+    pub(super) async fn consent_end(
         &self,
         client_id: &str,
-        consent_id: &str,
-    ) -> Result<OffsetDateTime, OAuthFailure> {
-        let id = ConsentId::parse(consent_id)
-            .map_err(|_| OAuthFailure::InvalidGrant("unknown consent".into()))?;
-        match self
-            .consents
-            .access_check(client_id, &id, self.clock.now())
-            .await
-        {
-            Ok(consent) => Ok(consent
-                .valid_until
-                .next_day()
-                .map_or(OffsetDateTime::UNIX_EPOCH, |d| d.midnight().assume_utc())),
-            Err(ConsentError::Store(e)) => Err(OAuthFailure::ServerError(e.to_string())),
-            Err(e) => Err(OAuthFailure::InvalidGrant(format!("consent: {e}"))),
+        scope: &TokenScope,
+    ) -> Result<Option<OffsetDateTime>, OAuthFailure> {
+        let now = self.clock.now();
+        match scope {
+            TokenScope::Ais(id) => end_of(&self.consents, client_id, id, now).await.map(Some),
+            TokenScope::Piis(id) => end_of(&self.funds_consents, client_id, id, now)
+                .await
+                .map(Some),
+            TokenScope::Pis(_) | TokenScope::Client(_) => Ok(None),
         }
+    }
+}
+
+async fn end_of<K: ConsentKind>(
+    consents: &ConsentLifecycle<K>,
+    client_id: &str,
+    consent_id: &str,
+    now: OffsetDateTime,
+) -> Result<OffsetDateTime, OAuthFailure> {
+    let id = ConsentId::parse(consent_id)
+        .map_err(|_| OAuthFailure::InvalidGrant("unknown consent".into()))?;
+    match consents.access_check(client_id, &id, now).await {
+        Ok(consent) => Ok(consent
+            .valid_until()
+            .next_day()
+            .map_or(OffsetDateTime::UNIX_EPOCH, |d| d.midnight().assume_utc())),
+        Err(ConsentError::Store(e)) => Err(OAuthFailure::ServerError(e.to_string())),
+        Err(e) => Err(OAuthFailure::InvalidGrant(format!("consent: {e}"))),
     }
 }

@@ -1,6 +1,6 @@
 //! The token endpoint (RFC 6749 §3.2): `client_credentials`, `authorization_code`
-//! (PKCE S256 mandatory) and `refresh_token` (AIS only; rotated on use; reuse
-//! revokes the family). The client is authenticated by its TLS certificate
+//! (PKCE S256 mandatory) and `refresh_token` (for consent scopes, AIS and PIIS;
+//! rotated on use; reuse revokes the family). The client is authenticated by its TLS certificate
 //! (RFC 8705 `tls_client_auth`) before any of this runs.
 //!
 //! Every grant decides and records in one write transaction (the code is consumed,
@@ -291,15 +291,15 @@ impl AuthServer {
         };
         let scope = TokenScope::parse_user(&scope_text)
             .ok_or_else(|| OAuthFailure::ServerError("stored code has a bad scope".into()))?;
-        // The refresh-token family ends at the earlier of the consent's validUntil
-        // and 180 days after the PSU's last SCA for this TPP (RTS Art. 10a).
-        let family_end = match &scope {
-            TokenScope::Ais(consent_id) => {
-                let until = self.ais_consent_end(&client_id, consent_id).await?;
+        // Consent scopes (AIS and PIIS) get a refresh-token family; it ends at the
+        // earlier of the consent's validUntil and 180 days after the PSU's last
+        // SCA for this TPP (RTS Art. 10a). A payment scope gets none.
+        let family_end = match self.consent_end(&client_id, &scope).await? {
+            Some(until) => {
                 let last_sca = self.last_sca(&psu, &client_id).await?.unwrap_or(now);
                 Some(until.min(last_sca + sca_renewal))
             }
-            _ => None,
+            None => None,
         };
 
         self.store
@@ -438,12 +438,7 @@ impl AuthServer {
             OAuthFailure::ServerError("stored refresh token has a bad scope".into())
         })?;
         // The consent must still be valid: a revoked or deleted consent ends the family.
-        if let TokenScope::Ais(consent_id) = &scope
-            && self
-                .ais_consent_end(&client.client_id, consent_id)
-                .await
-                .is_err()
-        {
+        if self.consent_end(&client.client_id, &scope).await.is_err() {
             let family = stored.family_id.clone();
             self.store
                 .write(move |c| records::revoke_family(c, &family, now).map_err(OAuthFailure::from))

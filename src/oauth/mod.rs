@@ -16,7 +16,7 @@
 //! |  User-   |                                 | Authorization |  (or par::push first, RFC 9126)
 //! |  Agent  -+----(B)-- User authenticates --->|     Server    |
 //! |          |                                 |               |
-//! |         -+----(C)-- Authorization Code ---<|               |  authorize::issue_code
+//! |         -+----(C)-- Authorization Code ---<|               |  authorize::redirect_with_code
 //! +-|----|---+          (+ state, iss)         +---------------+
 //!   |    |                                         ^      v
 //!  (A)  (C)                                        |      |
@@ -35,6 +35,7 @@
 
 pub mod authorize;
 pub mod clients;
+mod cof_page;
 mod consent_page;
 pub mod grants;
 pub mod housekeeping;
@@ -136,6 +137,7 @@ pub struct AuthServer {
     /// The signing keys, for the JWKS.
     pub keys: Arc<dyn crate::oauth::keys::KeyStore>,
     pub consents: ConsentService,
+    pub funds_consents: crate::consent::FundsConsentService,
     pub payments: crate::payments::PaymentService,
     pub core: Arc<dyn CoreBanking>,
     pub throttle: LoginThrottle,

@@ -4,7 +4,7 @@
 //! amount and payee (RTS Art. 5 dynamic linking); "trust this payee" (Art. 13) is
 //! offered only on a page that asks for the code.
 
-use crate::core::{ChallengeId, PaymentId, PsuId, ScaContext, ScaVerdict};
+use crate::core::{PaymentId, PsuId, ScaContext};
 use crate::oauth::AuthServer;
 use crate::oauth::authorize::{
     AuthorizeError, Decision, PaymentSummary, PsuStep, Review, Session, StepOutcome, redirect_with,
@@ -46,32 +46,9 @@ impl AuthServer {
             offer_trust: otp_prompt.is_some(),
             otp_prompt,
             payment: Some(Box::new(summary(p))),
+            funds: None,
             error: None,
         }
-    }
-
-    /// Ends the session on a dead end: the page explains, the link tells the TPP
-    /// `access_denied`.
-    async fn payment_dead_end(
-        &self,
-        session: &Session,
-        title: &str,
-        text: String,
-        reason: &str,
-    ) -> Result<StepOutcome, AuthorizeError> {
-        self.finish_session(session).await?;
-        let back = redirect_with(
-            &session.redirect_uri,
-            &self.denied_params(session.state.as_deref(), reason),
-        );
-        Ok(StepOutcome {
-            step: PsuStep::Message {
-                title: title.into(),
-                text,
-                back_to_tpp: Some(back),
-            },
-            csrf: String::new(),
-        })
     }
 
     /// The PSU logged in for a payment.
@@ -86,7 +63,7 @@ impl AuthServer {
             PsuReview::Ready { payment, sca } => (payment, sca),
             PsuReview::NotOwner => {
                 return self
-                    .payment_dead_end(
+                    .dead_end(
                         session,
                         "This payment cannot be approved",
                         format!(
@@ -99,7 +76,7 @@ impl AuthServer {
             }
             PsuReview::Rejected => {
                 return self
-                    .payment_dead_end(
+                    .dead_end(
                         session,
                         "This payment cannot be executed",
                         "The bank cannot execute this payment. It has been rejected; no money was moved."
@@ -110,7 +87,7 @@ impl AuthServer {
             }
             PsuReview::Closed(status) => {
                 return self
-                    .payment_dead_end(
+                    .dead_end(
                         session,
                         "This payment is no longer awaiting approval",
                         format!("The payment's status is {status}; there is nothing to approve."),
@@ -172,43 +149,20 @@ impl AuthServer {
                 .unwrap_or_default()
         };
         let payment = self.payments.find(payment_id).await?;
-        if session.sca_required {
-            let challenge = ChallengeId(session.challenge_id.clone().unwrap_or_default());
-            let otp = decision.otp.clone().unwrap_or_default();
-            let verdict = self
-                .core
-                .verify_sca(&challenge, &psu, &context(&payment), &otp)
-                .await
-                .map_err(server)?;
-            if verdict != ScaVerdict::Verified {
-                let (prompt, challenge_id, error) = if verdict == ScaVerdict::Unusable {
-                    let fresh = self
-                        .core
-                        .issue_sca_challenge(&psu, &context(&payment))
-                        .await
-                        .map_err(server)?;
-                    (
-                        fresh.prompt,
-                        Some(fresh.id.0),
-                        "That code can no longer be used; a new code was issued.",
-                    )
-                } else {
-                    (
-                        "Enter the one-time code.".to_owned(),
-                        session.challenge_id.clone(),
-                        "The one-time code is not correct.",
-                    )
-                };
-                let mut review = self.payment_review(&client_name, &payment, Some(prompt));
-                review.error = Some(error.into());
-                let csrf = self
-                    .update_session(session, Some(psu.0.clone()), true, challenge_id)
-                    .await?;
-                return Ok(StepOutcome {
-                    step: PsuStep::Review(review),
-                    csrf,
-                });
-            }
+        if session.sca_required
+            && let Some(retry) = self
+                .verify_otp(session, &psu, &context(&payment), decision.otp.as_ref())
+                .await?
+        {
+            let mut review = self.payment_review(&client_name, &payment, Some(retry.prompt));
+            review.error = Some(retry.error.into());
+            let csrf = self
+                .update_session(session, Some(psu.0.clone()), true, retry.challenge_id)
+                .await?;
+            return Ok(StepOutcome {
+                step: PsuStep::Review(review),
+                csrf,
+            });
         }
         let trust = session.sca_required && decision.trust_payee;
         match self
@@ -236,7 +190,7 @@ impl AuthServer {
             }
             Approval::Closed => {
                 return self
-                    .payment_dead_end(
+                    .dead_end(
                         session,
                         "This payment is no longer awaiting approval",
                         "The payment was cancelled or already decided; nothing was approved."
@@ -251,16 +205,8 @@ impl AuthServer {
                 text: "This form was already submitted.".into(),
             });
         }
-        let code = self.issue_code(session, &psu, self.clock.now()).await?;
-        let mut params = vec![("code", code.as_str())];
-        if let Some(s) = session.state.as_deref() {
-            params.push(("state", s));
-        }
-        params.push(("iss", self.issuer.as_str()));
         tracing::info!(client.id = %session.client_id, payment.id = %payment_id, "payment approved; authorization code issued");
-        Ok(StepOutcome {
-            step: PsuStep::Redirect(redirect_with(&session.redirect_uri, &params)),
-            csrf: String::new(),
-        })
+        self.redirect_with_code(session, &psu, self.clock.now())
+            .await
     }
 }

@@ -146,10 +146,7 @@ impl AuthServer {
     /// A user token is only as alive as its consent.
     async fn user_scope_still_valid(&self, client_id: &str, scope: &str) -> bool {
         match crate::oauth::scope::TokenScope::parse(scope) {
-            Some(crate::oauth::scope::TokenScope::Ais(consent_id)) => {
-                self.ais_consent_end(client_id, &consent_id).await.is_ok()
-            }
-            Some(_) => true,
+            Some(scope) => self.consent_end(client_id, &scope).await.is_ok(),
             None => false,
         }
     }

@@ -10,6 +10,7 @@ mod consents;
 mod crash;
 mod docs;
 mod example;
+mod funds;
 mod http_core;
 mod mtls;
 mod oauth;

@@ -16,6 +16,7 @@ use crate::idempotency::IdempotencyKey;
 use crate::store::schema::{consents, tpp_clients};
 use crate::store::{Store, to_db_time};
 
+mod funds;
 mod idempotency;
 mod lifecycle;
 
