@@ -428,7 +428,7 @@ async fn prepare_sandbox(
                         name: "Demo TPP".into(),
                         redirect_uris: vec![sandbox_cfg.demo_redirect_uri.clone()],
                         certificate,
-                        scopes: ClientScope::ALL.to_vec(),
+                        scopes: ClientScope::TPP.to_vec(),
                     },
                     now,
                 )
