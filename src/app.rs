@@ -19,6 +19,7 @@ use crate::core::http::{HttpCore, HttpCoreError};
 use crate::core::sandbox::{self, SandboxCore};
 use crate::http::middleware::{Listener, observe, rate_limit};
 use crate::http::{self, AppState};
+use crate::interbank::{InterbankService, PeerBanks, PeerSetupError};
 use crate::metrics::Metrics;
 use crate::oauth::clients::{ClientRegistry, ClientScope, NewClient};
 use crate::oauth::keys::DbKeyStore;
@@ -62,6 +63,8 @@ pub enum StartError {
     Metrics(#[from] prometheus::Error),
     #[error("server: {0}")]
     Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Interbank(#[from] PeerSetupError),
 }
 
 /// A built gateway: both listeners bound, not yet serving.
@@ -137,6 +140,8 @@ impl Application {
                 risk: config.risk.clone(),
             },
         );
+        let peers = PeerBanks::from_config(&config.interbank, &config.tls.client_ca)?;
+        let interbank = InterbankService::new(store.clone(), core.clone(), clock.clone());
         let clients = ClientRegistry::new(store.clone());
         let oauth = AuthServer {
             store: store.clone(),
@@ -168,6 +173,8 @@ impl Application {
             oauth,
             consents,
             payments,
+            interbank,
+            peers,
         };
 
         let public_tls =
@@ -340,6 +347,7 @@ pub fn forwarder(state: &AppState) -> Forwarder {
         },
         state.payments.wake_handle(),
     )
+    .with_peers(state.peers.clone())
 }
 
 async fn shutdown_signal() {

@@ -8,6 +8,7 @@ pub mod accounts;
 pub mod auth;
 pub mod consents;
 pub mod errors;
+pub mod interbank;
 pub mod middleware;
 pub mod oauth;
 pub mod ops;
@@ -54,6 +55,10 @@ pub struct AppState {
     pub consents: crate::consent::ConsentService,
     /// Payment initiation.
     pub payments: crate::payments::PaymentService,
+    /// Credits from peer banks (`/interbank`).
+    pub interbank: crate::interbank::InterbankService,
+    /// Peer banks this gateway credits through; `None` without `[interbank] peers`.
+    pub peers: Option<crate::interbank::PeerBanks>,
 }
 
 impl std::fmt::Debug for dyn CoreBanking {
@@ -159,7 +164,8 @@ pub fn mtls_routes(cfg: &mut ServiceConfig) {
         .service(payments::initiate_payment)
         .service(payments::get_payment)
         .service(payments::get_payment_status)
-        .service(payments::cancel_payment);
+        .service(payments::cancel_payment)
+        .service(interbank::receive_credit);
 }
 
 /// The OpenAPI document of both listeners, generated from the registered routes.

@@ -10,6 +10,7 @@ mod consents;
 mod docs;
 mod example;
 mod http_core;
+mod interbank;
 mod mtls;
 mod oauth;
 mod ops;
