@@ -68,9 +68,26 @@ impl Default for InterbankConfig {
 #[serde(deny_unknown_fields)]
 pub struct PeerBankConfig {
     /// The peer's 8-digit bank code, as in its (German) IBANs.
+    #[serde(deserialize_with = "bank_code")]
     pub bank_code: String,
     /// The peer's mTLS listener, e.g. `https://bank-b.example:8444`.
     pub base_url: String,
+}
+
+/// A bank code as text. The environment provider reads `OBGW_SANDBOX__BANK_CODE=
+/// 99912346` as a number, and a bare TOML number is an easy slip too, so numbers
+/// are accepted and written back with their 8 digits (leading zeros included).
+fn bank_code<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Code {
+        Text(String),
+        Number(u64),
+    }
+    Ok(match Code::deserialize(d)? {
+        Code::Text(text) => text,
+        Code::Number(n) => format!("{n:08}"),
+    })
 }
 
 fn is_bank_code(code: &str) -> bool {
@@ -428,6 +445,7 @@ impl HttpCoreConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct SandboxConfig {
     /// The 8-digit bank code in this instance's IBANs (`DEkk` + bank code + account).
+    #[serde(deserialize_with = "bank_code")]
     pub bank_code: String,
     /// Seed the demo PSUs, accounts and history on first start.
     pub seed: bool,
@@ -686,6 +704,18 @@ mod tests {
             with(&|i| i.request_timeout_ms = 30_000).is_err(),
             "outlives the lease"
         );
+    }
+
+    #[test]
+    fn a_bank_code_given_as_a_number_keeps_its_eight_digits() {
+        let config: Config = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::string(
+                "[sandbox]\nbank_code = 1234567\n[interbank]\npeers = [{ bank_code = 99912346, base_url = \"https://b\" }]",
+            ))
+            .extract()
+            .unwrap();
+        assert_eq!(config.sandbox.bank_code, "01234567");
+        assert_eq!(config.interbank.peers[0].bank_code, "99912346");
     }
 
     #[test]
