@@ -236,7 +236,7 @@ impl Forwarder {
         {
             return Ok(Forwarded::NotClaimed);
         }
-        // Sent unchanged on every attempt, so a failed lookup waits for the next.
+        // A core that cannot answer now is asked again with the next attempt.
         let debtor_name = match self.core.account_holder_name(&payment.debtor).await {
             Ok(name) => name,
             Err(e) => return self.unknown(id, &e.to_string()).await,
