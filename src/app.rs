@@ -19,6 +19,7 @@ use crate::core::http::{HttpCore, HttpCoreError};
 use crate::core::sandbox::{self, SandboxCore};
 use crate::http::middleware::{Listener, observe, rate_limit};
 use crate::http::{self, AppState};
+use crate::interbank::{InterbankService, PeerBanks, PeerSetupError};
 use crate::metrics::Metrics;
 use crate::oauth::clients::{ClientRegistry, ClientScope, NewClient};
 use crate::oauth::keys::DbKeyStore;
@@ -62,6 +63,8 @@ pub enum StartError {
     Metrics(#[from] prometheus::Error),
     #[error("server: {0}")]
     Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Interbank(#[from] PeerSetupError),
 }
 
 /// A built gateway: both listeners bound, not yet serving.
@@ -145,6 +148,8 @@ impl Application {
                 risk: config.risk.clone(),
             },
         );
+        let peers = PeerBanks::from_config(&config.interbank, &config.tls.client_ca)?;
+        let interbank = InterbankService::new(store.clone(), core.clone(), clock.clone());
         let clients = ClientRegistry::new(store.clone());
         let oauth = AuthServer {
             store: store.clone(),
@@ -178,6 +183,8 @@ impl Application {
             consents,
             funds_consents,
             payments,
+            interbank,
+            peers,
         };
 
         let public_tls =
@@ -350,6 +357,7 @@ pub fn forwarder(state: &AppState) -> Forwarder {
         },
         state.payments.wake_handle(),
     )
+    .with_peers(state.peers.clone())
 }
 
 async fn shutdown_signal() {
@@ -438,7 +446,7 @@ async fn prepare_sandbox(
                         name: "Demo TPP".into(),
                         redirect_uris: vec![sandbox_cfg.demo_redirect_uri.clone()],
                         certificate,
-                        scopes: ClientScope::ALL.to_vec(),
+                        scopes: ClientScope::TPP.to_vec(),
                     },
                     now,
                 )

@@ -77,7 +77,7 @@ pub enum KeysCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum ClientsCommand {
-    /// Register a TPP bound to a certificate; prints {"client_id": "..."}.
+    /// Register a TPP (or, with --scopes interbank, a peer bank) bound to a certificate; prints {"client_id": "..."}.
     Add(AddClient),
     /// List registered clients as JSON.
     List,
@@ -91,13 +91,15 @@ pub enum ClientsCommand {
 pub struct AddClient {
     #[arg(long)]
     pub name: String,
-    /// An exact redirect URI; repeat for several.
-    #[arg(long = "redirect-uri", required = true)]
+    /// An exact redirect URI; repeat for several. Required for a TPP; a peer
+    /// bank (--scopes interbank) needs none.
+    #[arg(long = "redirect-uri")]
     pub redirect_uris: Vec<String>,
-    /// The TPP's client certificate (PEM).
+    /// The client's certificate (PEM): the TPP's, or the peer bank's.
     #[arg(long)]
     pub cert: PathBuf,
-    /// Comma-separated: accounts, payments, fundsconfirmations.
+    /// Comma-separated TPP scopes: accounts, payments, fundsconfirmations; or
+    /// `interbank` alone for a peer bank that sends credits to /interbank/v1/credits.
     #[arg(long, default_value = "accounts,payments,fundsconfirmations")]
     pub scopes: String,
 }

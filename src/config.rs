@@ -24,6 +24,117 @@ pub struct Config {
     pub rate_limits: RateLimitsConfig,
     pub payments: PaymentsConfig,
     pub risk: crate::risk::RiskConfig,
+    pub interbank: InterbankConfig,
+}
+
+/// Between banks: the peer banks this gateway credits through their
+/// `/interbank/v1/credits`, and how it authenticates to them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct InterbankConfig {
+    /// Peer banks: a payment whose creditor IBAN carries a peer's bank code is
+    /// debited here and credited at that peer.
+    pub peers: Vec<PeerBankConfig>,
+    /// The PEM certificate chain this bank presents to its peers (each peer
+    /// registers it as a client with scope `interbank`). Needed with peers.
+    pub client_cert: PathBuf,
+    /// The PEM private key of `client_cert`.
+    pub client_key: PathBuf,
+    /// A PEM CA bundle that peers' server certificates must chain to; empty
+    /// means `tls.client_ca`.
+    pub ca_cert: PathBuf,
+    /// Time allowed to open a connection to a peer (TCP and TLS), in milliseconds.
+    pub connect_timeout_ms: u64,
+    /// Time allowed for one whole credit request and its answer, in milliseconds;
+    /// less than `payments.claim_lease_seconds`, so a hop ends within its claim.
+    pub request_timeout_ms: u64,
+}
+
+impl Default for InterbankConfig {
+    fn default() -> Self {
+        InterbankConfig {
+            peers: Vec::new(),
+            client_cert: PathBuf::new(),
+            client_key: PathBuf::new(),
+            ca_cert: PathBuf::new(),
+            connect_timeout_ms: 1_000,
+            request_timeout_ms: 5_000,
+        }
+    }
+}
+
+/// One peer bank.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeerBankConfig {
+    /// The peer's 8-digit bank code, as in its (German) IBANs.
+    #[serde(deserialize_with = "bank_code")]
+    pub bank_code: String,
+    /// The peer's mTLS listener, e.g. `https://bank-b.example:8444`.
+    pub base_url: String,
+}
+
+/// A bank code as text. The environment provider reads `OBGW_SANDBOX__BANK_CODE=
+/// 99912346` as a number, and a bare TOML number is an easy slip too, so numbers
+/// are accepted and written back with their 8 digits (leading zeros included).
+fn bank_code<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Code {
+        Text(String),
+        Number(u64),
+    }
+    Ok(match Code::deserialize(d)? {
+        Code::Text(text) => text,
+        Code::Number(n) => format!("{n:08}"),
+    })
+}
+
+fn is_bank_code(code: &str) -> bool {
+    code.len() == 8 && code.bytes().all(|b| b.is_ascii_digit())
+}
+
+impl InterbankConfig {
+    fn validate(&self, own_bank_code: &str, lease_seconds: u64) -> Result<(), ConfigError> {
+        let err = |msg: String| Err(ConfigError(format!("interbank.{msg}")));
+        if self.connect_timeout_ms == 0 || self.request_timeout_ms == 0 {
+            return err("connect_timeout_ms and request_timeout_ms must be positive".into());
+        }
+        if self.request_timeout_ms >= lease_seconds.saturating_mul(1_000) {
+            return err(
+                "request_timeout_ms must be shorter than payments.claim_lease_seconds".into(),
+            );
+        }
+        let (cert, key) = (
+            self.client_cert.as_os_str().is_empty(),
+            self.client_key.as_os_str().is_empty(),
+        );
+        if cert != key {
+            return err("client_cert and client_key must be set together".into());
+        }
+        if !self.peers.is_empty() && cert {
+            return err("peers need client_cert and client_key (this bank's certificate)".into());
+        }
+        let mut seen = Vec::new();
+        for peer in &self.peers {
+            let code = &peer.bank_code;
+            if !is_bank_code(code) {
+                return err(format!("peers: bank_code {code:?} must be 8 digits"));
+            }
+            if code == own_bank_code {
+                return err(format!("peers: {code} is this bank's own bank code"));
+            }
+            if seen.contains(&code) {
+                return err(format!("peers: bank_code {code} is listed twice"));
+            }
+            seen.push(code);
+            match reqwest::Url::parse(&peer.base_url) {
+                Ok(url) if url.scheme() == "https" && url.host_str().is_some() => {}
+                _ => return err(format!("peers: base_url of {code} must be an https:// URL")),
+            }
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -338,6 +449,7 @@ impl HttpCoreConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct SandboxConfig {
     /// The 8-digit bank code in this instance's IBANs (`DEkk` + bank code + account).
+    #[serde(deserialize_with = "bank_code")]
     pub bank_code: String,
     /// Seed the demo PSUs, accounts and history on first start.
     pub seed: bool,
@@ -456,7 +568,7 @@ impl Config {
 
     pub fn validate(&self) -> Result<(), ConfigError> {
         let bank_code = &self.sandbox.bank_code;
-        if bank_code.len() != 8 || !bank_code.bytes().all(|b| b.is_ascii_digit()) {
+        if !is_bank_code(bank_code) {
             return Err(ConfigError("sandbox.bank_code must be 8 digits".into()));
         }
         for (name, q) in [
@@ -496,6 +608,8 @@ impl Config {
                     .into(),
             ));
         }
+        self.interbank
+            .validate(bank_code, self.payments.claim_lease_seconds)?;
         Ok(())
     }
 }
@@ -551,6 +665,64 @@ mod tests {
             })
             .is_ok()
         );
+    }
+
+    #[test]
+    fn the_interbank_settings_are_checked() {
+        let peer = |code: &str, url: &str| PeerBankConfig {
+            bank_code: code.into(),
+            base_url: url.into(),
+        };
+        let with = |f: &dyn Fn(&mut InterbankConfig)| {
+            let mut config = Config::default();
+            config.interbank.client_cert = "bank.pem".into();
+            config.interbank.client_key = "bank.key".into();
+            f(&mut config.interbank);
+            config.validate()
+        };
+        assert!(Config::default().validate().is_ok());
+        assert!(with(&|i| i.peers = vec![peer("99912346", "https://127.0.0.1:9444")]).is_ok());
+        assert!(with(&|i| i.peers = vec![peer("9991234", "https://b")]).is_err());
+        assert!(
+            with(&|i| i.peers = vec![peer("99912345", "https://b")]).is_err(),
+            "own code"
+        );
+        assert!(with(&|i| i.peers = vec![peer("99912346", "http://b")]).is_err());
+        assert!(
+            with(&|i| i.peers = vec![peer("99912346", "https://b"), peer("99912346", "https://c")])
+                .is_err()
+        );
+        assert!(
+            with(&|i| {
+                i.peers = vec![peer("99912346", "https://b")];
+                i.client_key = PathBuf::new();
+            })
+            .is_err()
+        );
+        assert!(
+            with(&|i| {
+                i.peers = vec![peer("99912346", "https://b")];
+                i.client_cert = PathBuf::new();
+                i.client_key = PathBuf::new();
+            })
+            .is_err()
+        );
+        assert!(
+            with(&|i| i.request_timeout_ms = 30_000).is_err(),
+            "outlives the lease"
+        );
+    }
+
+    #[test]
+    fn a_bank_code_given_as_a_number_keeps_its_eight_digits() {
+        let config: Config = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::string(
+                "[sandbox]\nbank_code = 1234567\n[interbank]\npeers = [{ bank_code = 99912346, base_url = \"https://b\" }]",
+            ))
+            .extract()
+            .unwrap();
+        assert_eq!(config.sandbox.bank_code, "01234567");
+        assert_eq!(config.interbank.peers[0].bank_code, "99912346");
     }
 
     #[test]

@@ -22,6 +22,8 @@ pub mod domain;
 pub mod http;
 /// Idempotency-Key records, stored with the resource they created.
 pub mod idempotency;
+/// Between banks: crediting peer banks' customers, and receiving their credits.
+pub mod interbank;
 /// Prometheus metrics.
 pub mod metrics;
 /// The authorization server: TPP clients, grants, tokens, keys, the PSU page.

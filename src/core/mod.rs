@@ -15,6 +15,12 @@
 //!    calling it again with the same id never moves money twice;
 //! 4. [`CoreBanking::payment_status`] answers "did you execute payment X?" after a
 //!    timeout, so the gateway reconciles instead of resubmitting blindly.
+//!
+//! Between banks (`crate::interbank`), three optional methods with default
+//! implementations: [`CoreBanking::receive_credit`] books a credit another bank
+//! sends, at most once per (peer, payment id); [`CoreBanking::reverse_payment`]
+//! gives an executed payment's money back to the debtor when the payee's bank
+//! refuses it; [`CoreBanking::account_holder_name`] names the debtor to the peer.
 
 pub mod http;
 pub mod sandbox;
@@ -230,6 +236,56 @@ pub enum RejectReason {
     Other,
 }
 
+/// A credit another bank sends to one of this bank's accounts (the receiving
+/// half of an interbank transfer): the paying bank has debited its customer and
+/// asks this bank to credit the payee.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IncomingCredit {
+    /// Who sends it: the peer bank's registered client id. Together with
+    /// `payment_id` it is the idempotency key.
+    pub peer: String,
+    /// The paying bank's payment id.
+    pub payment_id: PaymentId,
+    pub debtor: Iban,
+    /// The debtor's name, when the paying bank knows it.
+    pub debtor_name: Option<String>,
+    pub creditor: Iban,
+    pub creditor_name: String,
+    pub amount: Money,
+    pub remittance: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CreditOutcome {
+    /// Booked on the creditor's account.
+    Credited { transaction_id: TransactionId },
+    /// Not booked, for good: a replay gets the same refusal.
+    Refused { reason: CreditRefusal },
+}
+
+/// Why a bank refuses an incoming credit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CreditRefusal {
+    /// No customer account with the creditor IBAN here.
+    UnknownCreditor,
+    AccountBlocked,
+    AccountClosed,
+    /// The creditor account is kept in another currency.
+    CurrencyMismatch,
+    Other,
+}
+
+/// What [`CoreBanking::reverse_payment`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reversal {
+    /// The compensating transaction that gave the money back to the debtor; the
+    /// same one on every call.
+    Reversed { transaction_id: TransactionId },
+    /// The core never executed the payment (unknown or rejected): nothing moved,
+    /// so nothing is given back.
+    NotExecuted,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum CoreError {
     /// The core could not be reached or did not answer in time. For a payment
@@ -239,6 +295,9 @@ pub enum CoreError {
     /// The core answered, but not in a way the adapter understands.
     #[error("core banking protocol error: {0}")]
     Protocol(String),
+    /// The adapter does not offer this (optional) operation.
+    #[error("the core banking adapter does not support {0}")]
+    Unsupported(&'static str),
 }
 
 impl From<crate::store::StoreError> for CoreError {
@@ -318,4 +377,36 @@ pub trait CoreBanking: Send + Sync + 'static {
 
     /// The outcome of an earlier submission, or `None` if the core never saw it.
     async fn payment_status(&self, id: &PaymentId) -> Result<Option<PaymentOutcome>, CoreError>;
+
+    /// Books a credit another bank sends, at most once per
+    /// (`credit.peer`, `credit.payment_id`): the outcome, credited or refused, is
+    /// recorded in the same transaction as the booking, and every later call with
+    /// that pair returns it and moves nothing (also when calls race). Money comes
+    /// from the bank's clearing account for the currency.
+    ///
+    /// Optional: needed only when peer banks send credits here (`/interbank`).
+    async fn receive_credit(&self, credit: &IncomingCredit) -> Result<CreditOutcome, CoreError> {
+        let _ = credit;
+        Err(CoreError::Unsupported("receiving interbank credits"))
+    }
+
+    /// Gives an executed payment's money back to the debtor with a compensating
+    /// transaction (clearing account → debtor), at most once per payment id; a
+    /// repeated call returns the same reversal. The gateway calls it when the
+    /// payee's bank refused the credit.
+    ///
+    /// Optional: needed only for payments to peer banks (`[interbank]`).
+    async fn reverse_payment(&self, id: &PaymentId) -> Result<Reversal, CoreError> {
+        let _ = id;
+        Err(CoreError::Unsupported("reversing payments"))
+    }
+
+    /// The name of an account's holder, which the gateway passes on to a peer
+    /// bank as the debtor's name. `None` when unknown.
+    ///
+    /// Optional: without it, interbank credits carry no debtor name.
+    async fn account_holder_name(&self, iban: &Iban) -> Result<Option<String>, CoreError> {
+        let _ = iban;
+        Ok(None)
+    }
 }

@@ -34,6 +34,23 @@ pub enum ClientAuthFailure {
     Disabled,
 }
 
+impl From<ClientAuthFailure> for ApiError {
+    fn from(failure: ClientAuthFailure) -> ApiError {
+        match failure {
+            ClientAuthFailure::NoCertificate => {
+                ApiError::unauthorized("CERTIFICATE_MISSING", "A client certificate is required.")
+            }
+            ClientAuthFailure::Unregistered => ApiError::unauthorized(
+                "CERTIFICATE_INVALID",
+                "The client certificate is not registered for any client.",
+            ),
+            ClientAuthFailure::Disabled => {
+                ApiError::unauthorized("CERTIFICATE_BLOCKED", "The client is disabled.")
+            }
+        }
+    }
+}
+
 pub async fn identify_client(
     req: &HttpRequest,
 ) -> Result<Result<TppClient, ClientAuthFailure>, ApiError> {
@@ -116,27 +133,7 @@ async fn bearer(req: HttpRequest) -> Result<Bearer, ApiError> {
         .app_data::<web::Data<AppState>>()
         .cloned()
         .ok_or_else(|| ApiError::internal(&"application state missing"))?;
-    let tpp = match identify_client(&req).await? {
-        Ok(tpp) => tpp,
-        Err(ClientAuthFailure::NoCertificate) => {
-            return Err(ApiError::unauthorized(
-                "CERTIFICATE_MISSING",
-                "A client certificate is required.",
-            ));
-        }
-        Err(ClientAuthFailure::Unregistered) => {
-            return Err(ApiError::unauthorized(
-                "CERTIFICATE_INVALID",
-                "The client certificate is not registered for any client.",
-            ));
-        }
-        Err(ClientAuthFailure::Disabled) => {
-            return Err(ApiError::unauthorized(
-                "CERTIFICATE_BLOCKED",
-                "The client is disabled.",
-            ));
-        }
-    };
+    let tpp = identify_client(&req).await??;
     let token = req
         .headers()
         .get(header::AUTHORIZATION)

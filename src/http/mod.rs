@@ -10,6 +10,7 @@ pub mod consents;
 pub mod errors;
 pub mod funds;
 pub mod funds_consents;
+pub mod interbank;
 pub mod middleware;
 pub mod oauth;
 pub mod ops;
@@ -58,6 +59,10 @@ pub struct AppState {
     pub funds_consents: crate::consent::FundsConsentService,
     /// Payment initiation.
     pub payments: crate::payments::PaymentService,
+    /// Credits from peer banks (`/interbank`).
+    pub interbank: crate::interbank::InterbankService,
+    /// Peer banks this gateway credits through; `None` without `[interbank] peers`.
+    pub peers: Option<crate::interbank::PeerBanks>,
 }
 
 impl std::fmt::Debug for dyn CoreBanking {
@@ -174,7 +179,8 @@ pub fn mtls_routes(cfg: &mut ServiceConfig) {
         .service(funds_consents::get_funds_consent)
         .service(funds_consents::get_funds_consent_status)
         .service(funds_consents::delete_funds_consent)
-        .service(funds::confirm_funds);
+        .service(funds::confirm_funds)
+        .service(interbank::receive_credit);
 }
 
 /// The OpenAPI document of both listeners, generated from the registered routes.

@@ -12,17 +12,28 @@ use crate::store::schema::tpp_clients;
 use crate::store::{DbConn, Store, StoreError, from_db_time, is_unique_violation, to_db_time};
 use crate::tls::ClientCertificate;
 
-/// What a client may ask for with the client-credentials grant.
+/// What a registered client may do. The TPP scopes are what a TPP may ask for
+/// with the client-credentials grant; `interbank` marks a peer bank, which calls
+/// `/interbank/*` with its certificate alone and never gets a token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ClientScope {
     Accounts,
     Payments,
     FundsConfirmations,
+    Interbank,
 }
 
 impl ClientScope {
-    pub const ALL: [ClientScope; 3] = [
+    pub const ALL: [ClientScope; 4] = [
+        ClientScope::Accounts,
+        ClientScope::Payments,
+        ClientScope::FundsConfirmations,
+        ClientScope::Interbank,
+    ];
+
+    /// Everything a TPP may be registered for (the demo TPP has all of them).
+    pub const TPP: [ClientScope; 3] = [
         ClientScope::Accounts,
         ClientScope::Payments,
         ClientScope::FundsConfirmations,
@@ -33,7 +44,13 @@ impl ClientScope {
             ClientScope::Accounts => "accounts",
             ClientScope::Payments => "payments",
             ClientScope::FundsConfirmations => "fundsconfirmations",
+            ClientScope::Interbank => "interbank",
         }
+    }
+
+    /// Whether this is a TPP scope (one a token can carry).
+    pub fn is_tpp(&self) -> bool {
+        *self != ClientScope::Interbank
     }
 }
 
@@ -90,6 +107,11 @@ impl Client {
     pub fn is_active(&self) -> bool {
         self.status == ClientStatus::Active
     }
+
+    /// Whether this client is a peer bank (registered with scope `interbank`).
+    pub fn is_peer_bank(&self) -> bool {
+        self.scopes.contains(&ClientScope::Interbank)
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -104,10 +126,18 @@ pub enum ClientError {
         "invalid redirect URI {0:?}: must be absolute https, or http on a loopback host, without fragment"
     )]
     InvalidRedirectUri(String),
-    #[error("unknown scope {0:?} (known: accounts, payments, fundsconfirmations)")]
+    #[error("unknown scope {0:?} (known: accounts, payments, fundsconfirmations, interbank)")]
     InvalidScope(String),
-    #[error("a client needs a name of 1 to 100 characters and at least one redirect URI")]
+    #[error("a client needs a name of 1 to 100 characters")]
     Invalid,
+    #[error(
+        "a TPP client needs at least one redirect URI (only a peer bank, scope interbank, has none)"
+    )]
+    RedirectUriRequired,
+    #[error(
+        "the interbank scope is for peer banks and cannot be combined with TPP scopes: register the bank's TPP role as a client of its own"
+    )]
+    MixedRoles,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -230,9 +260,23 @@ fn scopes_text(scopes: &[ClientScope]) -> String {
         .join(" ")
 }
 
-fn validate(name: &str, redirect_uris: &[String]) -> Result<(), ClientError> {
-    if name.trim().is_empty() || name.chars().count() > 100 || redirect_uris.is_empty() {
+/// A TPP needs a redirect URI for the authorization-code flow; a peer bank
+/// (`interbank`) has no use for one, and is never also a TPP under the same
+/// registration, so "a TPP without the interbank scope" stays a crisp rule.
+fn validate(
+    name: &str,
+    redirect_uris: &[String],
+    scopes: &[ClientScope],
+) -> Result<(), ClientError> {
+    if name.trim().is_empty() || name.chars().count() > 100 {
         return Err(ClientError::Invalid);
+    }
+    let peer = scopes.contains(&ClientScope::Interbank);
+    if peer && scopes.iter().any(ClientScope::is_tpp) {
+        return Err(ClientError::MixedRoles);
+    }
+    if !peer && redirect_uris.is_empty() {
+        return Err(ClientError::RedirectUriRequired);
     }
     redirect_uris
         .iter()
@@ -250,7 +294,7 @@ fn load(conn: &mut DbConn, id: &str) -> Result<Option<Client>, ClientError> {
 }
 
 fn insert(conn: &mut DbConn, new: &NewClient, now: OffsetDateTime) -> Result<Client, ClientError> {
-    validate(&new.name, &new.redirect_uris)?;
+    validate(&new.name, &new.redirect_uris, &new.scopes)?;
     let client_id = new
         .client_id
         .clone()
@@ -300,7 +344,8 @@ fn apply_update(
         .redirect_uris
         .clone()
         .unwrap_or(current.redirect_uris);
-    validate(&name, &redirect_uris)?;
+    let scopes = update.scopes.clone().unwrap_or(current.scopes);
+    validate(&name, &redirect_uris, &scopes)?;
     let (thumbprint, subject) = match &update.certificate {
         Some(cert) => {
             let taken = tpp_clients::table
@@ -315,7 +360,6 @@ fn apply_update(
         }
         None => (current.cert_thumbprint, current.cert_subject),
     };
-    let scopes = update.scopes.clone().unwrap_or(current.scopes);
     let status = update.status.unwrap_or(current.status);
     let uris =
         serde_json::to_string(&redirect_uris).map_err(|e| StoreError::Connect(e.to_string()))?;
@@ -461,5 +505,29 @@ mod tests {
             vec![ClientScope::Accounts, ClientScope::Payments]
         );
         assert!(parse_scopes("accounts,admin").is_err());
+        assert_eq!(
+            parse_scopes("interbank").unwrap(),
+            vec![ClientScope::Interbank]
+        );
+    }
+
+    #[test]
+    fn a_peer_bank_needs_no_redirect_uri_and_is_never_also_a_tpp() {
+        let uri = vec!["https://tpp.example/cb".to_owned()];
+        let peer = [ClientScope::Interbank];
+        assert!(validate("Bank B", &[], &peer).is_ok());
+        assert!(validate("Bank B", &uri, &peer).is_ok());
+        assert!(matches!(
+            validate("Acme", &[], &ClientScope::TPP),
+            Err(ClientError::RedirectUriRequired)
+        ));
+        assert!(matches!(
+            validate("Both", &uri, &ClientScope::ALL),
+            Err(ClientError::MixedRoles)
+        ));
+        assert!(matches!(
+            validate(" ", &[], &peer),
+            Err(ClientError::Invalid)
+        ));
     }
 }

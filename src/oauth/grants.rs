@@ -193,13 +193,21 @@ impl AuthServer {
             .map(str::trim)
             .filter(|s| !s.is_empty())
         {
-            None => client.scopes.clone(),
+            // A peer bank's `interbank` scope is its certificate's role, never a
+            // token scope.
+            None => client
+                .scopes
+                .iter()
+                .copied()
+                .filter(ClientScope::is_tpp)
+                .collect(),
             Some(requested) => {
                 let mut scopes = Vec::new();
                 for s in requested.split(' ').filter(|s| !s.is_empty()) {
-                    let scope: ClientScope = s
-                        .parse()
-                        .map_err(|_| OAuthFailure::InvalidScope(format!("unknown scope {s}")))?;
+                    let scope: ClientScope =
+                        s.parse().ok().filter(ClientScope::is_tpp).ok_or_else(|| {
+                            OAuthFailure::InvalidScope(format!("unknown scope {s}"))
+                        })?;
                     if !client.scopes.contains(&scope) {
                         return Err(OAuthFailure::InvalidScope(format!(
                             "{s} is not registered for this client"

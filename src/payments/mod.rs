@@ -22,6 +22,8 @@ pub use model::{Payment, PaymentStatus, Product};
 pub use request::{
     MAX_CREDITOR_NAME, MAX_END_TO_END_ID, MAX_REMITTANCE, PaymentLimits, PaymentRequest,
 };
+/// Body parsing that names the offending field; the interbank credit body uses it too.
+pub(crate) use request::{instructed_amount, object, only_fields, required, string, text};
 pub use service::{
     Approval, PaymentService, PaymentSettings, PsuReview, REJECTED_BY_RISK, inspect,
 };

@@ -61,37 +61,8 @@ impl PaymentRequest {
         let obj = object(body, "body")?;
         only_fields(obj, &FIELDS, "")?;
 
-        let instructed = object(required(obj, "instructedAmount", "")?, "instructedAmount")?;
-        only_fields(instructed, &["currency", "amount"], "instructedAmount.")?;
-        let currency_text = string(
-            required(instructed, "currency", "instructedAmount.")?,
-            "instructedAmount.currency",
-        )?;
-        let currency = Currency::parse(currency_text).map_err(|_| {
-            PaymentError::format(
-                "instructedAmount.currency",
-                "must be an ISO 4217 currency code",
-            )
-        })?;
-        let amount_value = required(instructed, "amount", "instructedAmount.")?;
-        let Value::String(amount_text) = amount_value else {
-            return Err(PaymentError::format(
-                "instructedAmount.amount",
-                "must be a decimal string such as \"12.30\" (a JSON number is not accepted)",
-            ));
-        };
-        let amount = Money::parse_positive(amount_text, currency).map_err(|e| {
-            let message = match e {
-                MoneyError::NotADecimal => "must be a decimal string such as \"12.30\"".to_owned(),
-                MoneyError::TooManyDecimals => format!(
-                    "{currency} allows at most {} decimal places",
-                    currency.minor_units()
-                ),
-                MoneyError::NotPositive => "must be greater than zero".to_owned(),
-                MoneyError::TooLarge => "is too large".to_owned(),
-            };
-            PaymentError::format("instructedAmount.amount", message)
-        })?;
+        let amount = instructed_amount(obj)?;
+        let currency = amount.currency();
         if amount.amount() > limits.max_amount {
             return Err(PaymentError::format(
                 "instructedAmount.amount",
@@ -151,13 +122,53 @@ impl PaymentRequest {
     }
 }
 
-fn object<'a>(value: &'a Value, path: &str) -> Result<&'a Map<String, Value>, PaymentError> {
+/// Berlin Group `instructedAmount`: an ISO 4217 currency and a positive decimal
+/// **string** with at most the currency's minor units.
+pub(crate) fn instructed_amount(obj: &Map<String, Value>) -> Result<Money, PaymentError> {
+    let instructed = object(required(obj, "instructedAmount", "")?, "instructedAmount")?;
+    only_fields(instructed, &["currency", "amount"], "instructedAmount.")?;
+    let currency_text = string(
+        required(instructed, "currency", "instructedAmount.")?,
+        "instructedAmount.currency",
+    )?;
+    let currency = Currency::parse(currency_text).map_err(|_| {
+        PaymentError::format(
+            "instructedAmount.currency",
+            "must be an ISO 4217 currency code",
+        )
+    })?;
+    let amount_value = required(instructed, "amount", "instructedAmount.")?;
+    let Value::String(amount_text) = amount_value else {
+        return Err(PaymentError::format(
+            "instructedAmount.amount",
+            "must be a decimal string such as \"12.30\" (a JSON number is not accepted)",
+        ));
+    };
+    let amount = Money::parse_positive(amount_text, currency).map_err(|e| {
+        let message = match e {
+            MoneyError::NotADecimal => "must be a decimal string such as \"12.30\"".to_owned(),
+            MoneyError::TooManyDecimals => format!(
+                "{currency} allows at most {} decimal places",
+                currency.minor_units()
+            ),
+            MoneyError::NotPositive => "must be greater than zero".to_owned(),
+            MoneyError::TooLarge => "is too large".to_owned(),
+        };
+        PaymentError::format("instructedAmount.amount", message)
+    })?;
+    Ok(amount)
+}
+
+pub(crate) fn object<'a>(
+    value: &'a Value,
+    path: &str,
+) -> Result<&'a Map<String, Value>, PaymentError> {
     value
         .as_object()
         .ok_or_else(|| PaymentError::format(path, "must be a JSON object"))
 }
 
-fn only_fields(
+pub(crate) fn only_fields(
     obj: &Map<String, Value>,
     allowed: &[&str],
     prefix: &str,
@@ -176,7 +187,7 @@ fn only_fields(
     }
 }
 
-fn required<'a>(
+pub(crate) fn required<'a>(
     obj: &'a Map<String, Value>,
     field: &str,
     prefix: &str,
@@ -190,7 +201,7 @@ fn required<'a>(
     }
 }
 
-fn string<'a>(value: &'a Value, path: &str) -> Result<&'a str, PaymentError> {
+pub(crate) fn string<'a>(value: &'a Value, path: &str) -> Result<&'a str, PaymentError> {
     value
         .as_str()
         .ok_or_else(|| PaymentError::format(path, "must be a string"))
@@ -198,7 +209,11 @@ fn string<'a>(value: &'a Value, path: &str) -> Result<&'a str, PaymentError> {
 
 /// An optional free-text field: a non-blank string of at most `max` characters,
 /// without control characters.
-fn text(obj: &Map<String, Value>, field: &str, max: usize) -> Result<Option<String>, PaymentError> {
+pub(crate) fn text(
+    obj: &Map<String, Value>,
+    field: &str,
+    max: usize,
+) -> Result<Option<String>, PaymentError> {
     let Some(value) = obj.get(field).filter(|v| !v.is_null()) else {
         return Ok(None);
     };

@@ -13,6 +13,12 @@
 //! - the payment's final status is written with a conditional UPDATE from
 //!   `ACTC`/`ACSP`, so terminal statuses never change.
 //!
+//! A payment to a customer of a configured peer bank (`crate::interbank`) takes
+//! one more step after the core executed it: `ACSP` while the peer is asked to
+//! credit the payee, `ACSC` when it did, `RJCT` (the debit reversed) when it
+//! refused. Without an answer the row stays in flight, and the next claim finds
+//! the payment executed at the core and asks the peer again, never the core.
+//!
 //! For the crash test, `OBGW_FAILPOINT` (`before-submit` or `after-submit`) makes
 //! the worker log `failpoint reached: <name>` and stop there, so that a test can
 //! SIGKILL the process at exactly that point.
@@ -23,10 +29,13 @@ use time::Duration;
 use tokio::sync::Notify;
 
 use super::error::PaymentError;
-use super::model::PaymentStatus;
+use super::model::{Payment, PaymentStatus};
 use super::repo;
 use crate::clock::Clock;
-use crate::core::{CoreBanking, PaymentId, PaymentOrder, PaymentOutcome, RejectReason};
+use crate::core::{
+    CoreBanking, PaymentId, PaymentOrder, PaymentOutcome, RejectReason, TransactionId,
+};
+use crate::interbank::{Credit, Peer, PeerAnswer, PeerBanks};
 use crate::store::Store;
 
 /// The environment variable naming a failpoint (tests only).
@@ -52,6 +61,7 @@ pub struct Forwarder {
     wake: Arc<Notify>,
     worker_id: String,
     failpoint: Option<String>,
+    peers: Option<PeerBanks>,
 }
 
 /// What one forwarding attempt did.
@@ -90,7 +100,14 @@ impl Forwarder {
             wake,
             worker_id: uuid::Uuid::new_v4().to_string(),
             failpoint: std::env::var(FAILPOINT_ENV).ok().filter(|s| !s.is_empty()),
+            peers: None,
         }
+    }
+
+    /// Payments to these peer banks' customers are settled through them.
+    pub fn with_peers(mut self, peers: Option<PeerBanks>) -> Forwarder {
+        self.peers = peers;
+        self
     }
 
     /// Runs until the process ends: a pass over the due rows whenever a payment
@@ -155,7 +172,7 @@ impl Forwarder {
         // pending) is reconciled: ask the core what became of it first.
         if attempt > 1 || payment.status == PaymentStatus::Acsp {
             match self.core.payment_status(&pid).await {
-                Ok(Some(outcome)) => return self.record(payment_id, outcome).await,
+                Ok(Some(outcome)) => return self.settle(&payment, outcome).await,
                 Ok(None) => {
                     tracing::info!(payment.id = %payment_id, attempt, "core never saw the payment; submitting");
                 }
@@ -175,14 +192,117 @@ impl Forwarder {
         match self.core.submit_payment(&order).await {
             Ok(outcome) => {
                 self.failpoint("after-submit").await;
-                self.record(payment_id, outcome).await
+                self.settle(&payment, outcome).await
             }
             Err(e) => self.unknown(payment_id, &e.to_string()).await,
         }
     }
 
+    /// The core's outcome decides, except that a payment executed towards a peer
+    /// bank's customer is settled only once the peer has answered.
+    async fn settle(
+        &self,
+        payment: &Payment,
+        outcome: PaymentOutcome,
+    ) -> Result<Forwarded, PaymentError> {
+        let to_peer = self
+            .peers
+            .as_ref()
+            .and_then(|peers| Some((peers, peers.peer_for(&payment.creditor)?)));
+        match (outcome, to_peer) {
+            (PaymentOutcome::Executed { transaction_id }, Some((peers, peer))) => {
+                self.hop(payment, &transaction_id, peers, peer).await
+            }
+            (outcome, _) => self.record(payment.id.as_str(), outcome).await,
+        }
+    }
+
+    /// The money has left the debtor's account (`ACSP`); the peer credits the
+    /// payee (`ACSC`) or refuses, and the core gives the money back (`RJCT`).
+    /// Anything else leaves the row in flight until its lease runs out.
+    async fn hop(
+        &self,
+        payment: &Payment,
+        transaction_id: &TransactionId,
+        peers: &PeerBanks,
+        peer: &Peer,
+    ) -> Result<Forwarded, PaymentError> {
+        let id = payment.id.as_str();
+        let first_hop = payment.status == PaymentStatus::Actc;
+        if first_hop
+            && !self
+                .hop_status(id, PaymentStatus::Acsp, transaction_id, None)
+                .await?
+        {
+            return Ok(Forwarded::NotClaimed);
+        }
+        // A core that cannot answer now is asked again with the next attempt.
+        let debtor_name = match self.core.account_holder_name(&payment.debtor).await {
+            Ok(name) => name,
+            Err(e) => return self.unknown(id, &e.to_string()).await,
+        };
+        let credit = Credit {
+            payment_id: payment.id.clone(),
+            debtor: payment.debtor.clone(),
+            debtor_name,
+            creditor: payment.creditor.clone(),
+            creditor_name: payment.creditor_name.clone(),
+            amount: payment.amount,
+            remittance: payment.remittance.clone(),
+        };
+        let status = match peers.send_credit(peer, &credit).await {
+            Ok(PeerAnswer::Credited { .. }) => {
+                self.hop_status(id, PaymentStatus::Acsc, transaction_id, None)
+                    .await?;
+                PaymentStatus::Acsc
+            }
+            Ok(PeerAnswer::Refused { reason }) => {
+                if let Err(e) = self.core.reverse_payment(&payment.id).await {
+                    let error = format!("peer bank refused ({reason}); reversal failed: {e}");
+                    return self.unknown(id, &error).await;
+                }
+                let reason = format!("refused-by-peer-bank:{reason}");
+                self.hop_status(id, PaymentStatus::Rjct, transaction_id, Some(reason))
+                    .await?;
+                PaymentStatus::Rjct
+            }
+            Err(e) => return self.unknown(id, &e.to_string()).await,
+        };
+        tracing::info!(payment.id = %id, interbank.peer = %peer.bank_code, payment.status = %status, "peer bank answered");
+        Ok(Forwarded::Final(status))
+    }
+
+    /// Writes a status of the interbank hop (closing the outbox row when it is
+    /// final); whether the payment was still `ACTC`/`ACSP`.
+    async fn hop_status(
+        &self,
+        payment_id: &str,
+        to: PaymentStatus,
+        transaction_id: &TransactionId,
+        reject_reason: Option<String>,
+    ) -> Result<bool, PaymentError> {
+        let now = self.clock.now();
+        let (id, tx) = (payment_id.to_owned(), transaction_id.0.clone());
+        self.store
+            .write(move |c| {
+                let changed = repo::record_outcome(
+                    c,
+                    &id,
+                    to,
+                    Some(tx.as_str()),
+                    reject_reason.as_deref(),
+                    now,
+                )?;
+                if to.is_terminal() {
+                    repo::finish_outbox(c, &id, now)?;
+                }
+                Ok::<_, PaymentError>(changed)
+            })
+            .await
+    }
+
     async fn unknown(&self, payment_id: &str, error: &str) -> Result<Forwarded, PaymentError> {
-        tracing::warn!(payment.id = %payment_id, error, "core outcome unknown; will reconcile after the lease");
+        tracing::warn!(payment.id = %payment_id, error, "outcome unknown (core or peer bank); will reconcile after the lease");
         let now = self.clock.now();
         let (id, worker, error) = (
             payment_id.to_owned(),

@@ -83,6 +83,29 @@ diesel::table! {
 }
 
 diesel::table! {
+    core_credits (peer_id, payment_id) {
+        peer_id -> Text,
+        payment_id -> Text,
+        debtor_iban -> Text,
+        creditor_iban -> Text,
+        amount_minor -> BigInt,
+        currency -> Text,
+        status -> Text,
+        refusal_reason -> Nullable<Text>,
+        transaction_id -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    core_reversals (payment_id) {
+        payment_id -> Text,
+        transaction_id -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     core_sca_challenges (challenge_id) {
         challenge_id -> Text,
         psu_id -> Text,
@@ -237,6 +260,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     core_transactions,
     core_entries,
     core_payments,
+    core_credits,
+    core_reversals,
     core_sca_challenges,
     signing_keys,
     consents,
@@ -340,3 +365,15 @@ diesel::table! {
 
 diesel::joinable!(payment_outbox -> payments (payment_id));
 diesel::allow_tables_to_appear_in_same_query!(payments, payment_outbox, risk_decisions);
+
+diesel::table! {
+    interbank_credits (peer_client_id, payment_id) {
+        peer_client_id -> Text,
+        payment_id -> Text,
+        fingerprint -> Text,
+        status -> Text,
+        credit_id -> Nullable<Text>,
+        reason -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}

@@ -12,6 +12,7 @@ mod docs;
 mod example;
 mod funds;
 mod http_core;
+mod interbank;
 mod mtls;
 mod oauth;
 mod ops;

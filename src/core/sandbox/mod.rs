@@ -7,6 +7,8 @@
 //!
 //! - `ledger`: accounts, entries, balances and transaction history;
 //! - `payments`: executing payment orders at most once;
+//! - `credits`: credits from peer banks and reversals of refused payments, each
+//!   at most once;
 //! - `check`: the consistency check of the double-entry invariants;
 //! - `sca`: one-time-code challenges with dynamic linking;
 //! - `credentials`: argon2id password hashes;
@@ -18,6 +20,7 @@
 
 mod check;
 mod credentials;
+mod credits;
 mod ledger;
 mod payments;
 mod sca;
@@ -31,9 +34,9 @@ use async_trait::async_trait;
 
 use crate::clock::Clock;
 use crate::core::{
-    Account, AccountId, Balance, BalanceType, ChallengeId, CoreBanking, CoreError, PaymentId,
-    PaymentOrder, PaymentOutcome, PsuId, ScaChallenge, ScaContext, ScaVerdict, Transaction,
-    TransactionId, TransactionPage, TransactionQuery,
+    Account, AccountId, Balance, BalanceType, ChallengeId, CoreBanking, CoreError, CreditOutcome,
+    IncomingCredit, PaymentId, PaymentOrder, PaymentOutcome, PsuId, Reversal, ScaChallenge,
+    ScaContext, ScaVerdict, Transaction, TransactionId, TransactionPage, TransactionQuery,
 };
 use crate::domain::{Iban, Money};
 use crate::secret::Secret;
@@ -261,5 +264,58 @@ impl CoreBanking for SandboxCore {
     async fn payment_status(&self, id: &PaymentId) -> Result<Option<PaymentOutcome>, CoreError> {
         let id = id.clone();
         self.read(move |c| payments::payment_outcome(c, &id)).await
+    }
+
+    #[tracing::instrument(skip_all, fields(payment.id = %credit.payment_id, interbank.peer = %credit.peer))]
+    async fn receive_credit(&self, credit: &IncomingCredit) -> Result<CreditOutcome, CoreError> {
+        let owned = credit.clone();
+        let now = self.clock.now();
+        let outcome = match self
+            .write(move |c| credits::receive_credit(c, &owned, now))
+            .await
+        {
+            Ok(outcome) => outcome,
+            // A concurrent duplicate committed first; its outcome is the answer.
+            Err(e) if e.is_unique_violation() => {
+                let (peer, id) = (credit.peer.clone(), credit.payment_id.clone());
+                self.read(move |c| credits::credit_outcome(c, &peer, &id))
+                    .await?
+                    .ok_or_else(|| CoreError::from(e))?
+            }
+            Err(e) => return Err(e.into()),
+        };
+        tracing::info!(credit.outcome = ?outcome, "sandbox credit processed");
+        Ok(outcome)
+    }
+
+    #[tracing::instrument(skip_all, fields(payment.id = %id))]
+    async fn reverse_payment(&self, id: &PaymentId) -> Result<Reversal, CoreError> {
+        let (owned, now) = (id.clone(), self.clock.now());
+        let reversal = match self
+            .write(move |c| credits::reverse_payment(c, &owned, now))
+            .await
+        {
+            Ok(reversal) => reversal,
+            Err(e) if e.is_unique_violation() => {
+                let id = id.clone();
+                self.read(move |c| credits::reversal_of(c, &id))
+                    .await?
+                    .map(|transaction_id| Reversal::Reversed { transaction_id })
+                    .ok_or_else(|| CoreError::from(e))?
+            }
+            Err(e) => return Err(e.into()),
+        };
+        tracing::info!(reversal = ?reversal, "sandbox payment reversal processed");
+        Ok(reversal)
+    }
+
+    async fn account_holder_name(&self, iban: &Iban) -> Result<Option<String>, CoreError> {
+        let iban = iban.clone();
+        self.read(move |c| {
+            ledger::customer_only(ledger::account_by_iban(c, iban.as_str())?)
+                .map(|account| payments::display_name(c, &account))
+                .transpose()
+        })
+        .await
     }
 }

@@ -16,7 +16,8 @@ use crate::store::schema::{
 };
 use crate::store::{DbConn, to_db_time};
 
-fn display_name(conn: &mut DbConn, account: &AccountRow) -> Result<String, LedgerError> {
+/// The account holder's name (the PSU's), or the account's own name.
+pub(super) fn display_name(conn: &mut DbConn, account: &AccountRow) -> Result<String, LedgerError> {
     let Some(psu) = account.psu_id.as_deref() else {
         return Ok(account.name.clone());
     };

@@ -18,6 +18,7 @@ use crate::domain::Currency;
 use crate::store::schema::{core_accounts, core_entries, core_psus, core_transactions};
 
 mod accounts;
+mod credits;
 mod payments;
 mod sca;
 
