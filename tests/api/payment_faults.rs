@@ -84,6 +84,26 @@ async fn a_submission_that_never_reached_the_core_is_submitted_once_the_core_is_
 }
 
 #[tokio::test]
+async fn a_submission_that_times_out_before_the_core_executed_it_is_executed_once() {
+    let app = gateway().await;
+    let (id, alice, before) = approved_payment(&app).await;
+    let forwarder = obgw::app::forwarder(&app.state);
+
+    // The core holds the request past the gateway's timeout; whether it then
+    // executes it late or never, the gateway cannot know.
+    app.core.set_stall(StdDuration::from_millis(1_500));
+    forwarder.pass().await.unwrap();
+    app.core.set_stall(StdDuration::ZERO);
+    assert_eq!(app.payment_status(SEPA, &id).await, "ACTC");
+    tokio::time::sleep(StdDuration::from_millis(1_200)).await;
+
+    reconcile(&app).await;
+    assert_eq!(app.payment_status(SEPA, &id).await, "ACSC");
+    assert_eq!(app.core.executed_payments(), 1, "once, late or not");
+    assert_eq!(app.booked_cents(&alice).await, before - 500);
+}
+
+#[tokio::test]
 async fn a_core_answering_500_leaves_the_payment_in_flight_until_it_recovers() {
     let app = gateway().await;
     let (id, alice, before) = approved_payment(&app).await;

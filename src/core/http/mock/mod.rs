@@ -6,7 +6,9 @@
 //!
 //! A delay is applied after the request was handled, as a slow network would:
 //! a payment whose answer times out has still been executed, which is exactly
-//! the case `payment_status` exists to reconcile.
+//! the case `payment_status` exists to reconcile. A stall is applied before the
+//! request is handled, as a congested core would: the caller times out before
+//! anything happened (and the core may still execute it later).
 
 mod ledger;
 
@@ -69,6 +71,7 @@ struct MockState {
     ledger: Mutex<Ledger>,
     clock: Arc<dyn Clock>,
     delay_ms: AtomicU64,
+    stall_ms: AtomicU64,
     /// The status every request is answered with; 0 when not failing.
     failing: AtomicU16,
     requests: AtomicU64,
@@ -114,6 +117,7 @@ pub async fn spawn_mock_core_with(
             ledger: Mutex::new(ledger),
             clock: options.clock,
             delay_ms: AtomicU64::new(0),
+            stall_ms: AtomicU64::new(0),
             failing: AtomicU16::new(0),
             requests: AtomicU64::new(0),
         }),
@@ -143,6 +147,12 @@ impl MockCoreHandle {
     pub fn set_delay(&self, delay: Duration) {
         let ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
         self.state.delay_ms.store(ms, Ordering::SeqCst);
+    }
+
+    /// Holds every request for `stall` before handling it (zero: none).
+    pub fn set_stall(&self, stall: Duration) {
+        let ms = u64::try_from(stall.as_millis()).unwrap_or(u64::MAX);
+        self.state.stall_ms.store(ms, Ordering::SeqCst);
     }
 
     /// Answers every request with 500 while set.
@@ -227,7 +237,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route("/payments/{id}", web::get().to(payment_status));
 }
 
-/// The fault knobs: fail before handling, delay after.
+/// The fault knobs: fail or stall before handling, delay after.
 async fn faults(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -237,12 +247,16 @@ async fn faults(
         (
             s.failing.load(Ordering::SeqCst),
             s.delay_ms.load(Ordering::SeqCst),
+            s.stall_ms.load(Ordering::SeqCst),
         )
     });
-    let (failing, delay_ms) = knobs.unwrap_or_default();
+    let (failing, delay_ms, stall_ms) = knobs.unwrap_or_default();
     if let Ok(status) = StatusCode::from_u16(failing) {
         let res = error(status, "unavailable", "Injected failure.");
         return Ok(req.into_response(res).map_into_right_body());
+    }
+    if stall_ms > 0 {
+        tokio::time::sleep(Duration::from_millis(stall_ms)).await;
     }
     let res = next.call(req).await?;
     if delay_ms > 0 {
