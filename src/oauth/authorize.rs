@@ -691,6 +691,27 @@ impl AuthServer {
         Ok(n == 1)
     }
 
+    /// The client's name for the PSU page (its id if the lookup fails).
+    pub(super) async fn client_display_name(&self, client_id: &str) -> String {
+        let this = self.clone();
+        let id = client_id.to_owned();
+        tokio::task::spawn_blocking(move || this.client_name(&id))
+            .await
+            .unwrap_or_else(|_| client_id.to_owned())
+    }
+
+    /// Sends the PSU back to the TPP with `error=access_denied`.
+    pub(super) fn denied_redirect(&self, session: &Session, text: &str) -> StepOutcome {
+        let location = redirect_with(
+            &session.redirect_uri,
+            &self.denied_params(session.state.as_deref(), text),
+        );
+        StepOutcome {
+            step: PsuStep::Redirect(location),
+            csrf: String::new(),
+        }
+    }
+
     pub(super) fn client_name(&self, client_id: &str) -> String {
         self.clients
             .get_blocking(client_id)
@@ -708,13 +729,7 @@ impl AuthServer {
         password: &Secret,
     ) -> Result<StepOutcome, AuthorizeError> {
         let session = self.session(session_token, csrf).await?;
-        let client_name = {
-            let this = self.clone();
-            let id = session.client_id.clone();
-            tokio::task::spawn_blocking(move || this.client_name(&id))
-                .await
-                .unwrap_or_default()
-        };
+        let client_name = self.client_display_name(&session.client_id).await;
         if session.psu_id.is_some() {
             return Err(AuthorizeError::Forbidden {
                 text: "You are already logged in for this request.".into(),
@@ -954,23 +969,10 @@ impl AuthServer {
                     text: "This form was already submitted.".into(),
                 });
             }
-            let location = redirect_with(
-                &session.redirect_uri,
-                &self.denied_params(session.state.as_deref(), "the PSU denied the request"),
-            );
-            return Ok(StepOutcome {
-                step: PsuStep::Redirect(location),
-                csrf: String::new(),
-            });
+            return Ok(self.denied_redirect(&session, "the PSU denied the request"));
         }
 
-        let client_name = {
-            let this = self.clone();
-            let id = session.client_id.clone();
-            tokio::task::spawn_blocking(move || this.client_name(&id))
-                .await
-                .unwrap_or_default()
-        };
+        let client_name = self.client_display_name(&session.client_id).await;
         if session.sca_required {
             let context = ScaContext::Consent {
                 consent_id: consent_id.clone(),

@@ -12,7 +12,7 @@ use crate::consent::{ConsentError, ConsentId, ConsentStatus, FundsConsent};
 use crate::core::{AccountId, PsuId, ScaContext};
 use crate::oauth::AuthServer;
 use crate::oauth::authorize::{
-    AuthorizeError, Decision, FundsSummary, PsuStep, Review, Session, StepOutcome, redirect_with,
+    AuthorizeError, Decision, FundsSummary, PsuStep, Review, Session, StepOutcome,
 };
 
 fn server(e: impl std::fmt::Display) -> AuthorizeError {
@@ -187,23 +187,10 @@ impl AuthServer {
                 Err(e) => return Err(e.into()),
             }
             tracing::info!(consent.id = %id, "PSU denied the confirmation-of-funds consent");
-            let location = redirect_with(
-                &session.redirect_uri,
-                &self.denied_params(session.state.as_deref(), "the PSU denied the request"),
-            );
-            return Ok(StepOutcome {
-                step: PsuStep::Redirect(location),
-                csrf: String::new(),
-            });
+            return Ok(self.denied_redirect(session, "the PSU denied the request"));
         }
 
-        let client_name = {
-            let this = self.clone();
-            let client_id = session.client_id.clone();
-            tokio::task::spawn_blocking(move || this.client_name(&client_id))
-                .await
-                .unwrap_or_default()
-        };
+        let client_name = self.client_display_name(&session.client_id).await;
         let consent = match self.funds_consent_to_review(session, consent_id).await? {
             Ok(consent) => consent,
             Err(end) => return Ok(end),

@@ -7,7 +7,7 @@
 use crate::core::{PaymentId, PsuId, ScaContext};
 use crate::oauth::AuthServer;
 use crate::oauth::authorize::{
-    AuthorizeError, Decision, PaymentSummary, PsuStep, Review, Session, StepOutcome, redirect_with,
+    AuthorizeError, Decision, PaymentSummary, PsuStep, Review, Session, StepOutcome,
 };
 use crate::payments::{Approval, Payment, PsuReview};
 
@@ -132,22 +132,9 @@ impl AuthServer {
             }
             self.payments.reject(payment_id, "psu-denied").await?;
             tracing::info!(payment.id = %payment_id, "PSU denied the payment");
-            let location = redirect_with(
-                &session.redirect_uri,
-                &self.denied_params(session.state.as_deref(), "the PSU denied the payment"),
-            );
-            return Ok(StepOutcome {
-                step: PsuStep::Redirect(location),
-                csrf: String::new(),
-            });
+            return Ok(self.denied_redirect(session, "the PSU denied the payment"));
         }
-        let client_name = {
-            let this = self.clone();
-            let id = session.client_id.clone();
-            tokio::task::spawn_blocking(move || this.client_name(&id))
-                .await
-                .unwrap_or_default()
-        };
+        let client_name = self.client_display_name(&session.client_id).await;
         let payment = self.payments.find(payment_id).await?;
         if session.sca_required
             && let Some(retry) = self

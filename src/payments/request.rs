@@ -218,21 +218,7 @@ pub(crate) fn text(
         return Ok(None);
     };
     let s = string(value, field)?;
-    if s.trim().is_empty() {
-        return Err(PaymentError::format(field, "must not be blank"));
-    }
-    if s.chars().count() > max {
-        return Err(PaymentError::format(
-            field,
-            format!("must be at most {max} characters"),
-        ));
-    }
-    if s.chars().any(char::is_control) {
-        return Err(PaymentError::format(
-            field,
-            "must not contain control characters",
-        ));
-    }
+    crate::domain::check_free_text(s, max).map_err(|m| PaymentError::format(field, m))?;
     Ok(Some(s.to_owned()))
 }
 

@@ -242,21 +242,7 @@ fn text(obj: &Map<String, Value>, field: &str, max: usize) -> Result<Option<Stri
     let s = value
         .as_str()
         .ok_or_else(|| ConsentError::format(field, "must be a string"))?;
-    if s.trim().is_empty() {
-        return Err(ConsentError::format(field, "must not be blank"));
-    }
-    if s.chars().count() > max {
-        return Err(ConsentError::format(
-            field,
-            format!("must be at most {max} characters"),
-        ));
-    }
-    if s.chars().any(char::is_control) {
-        return Err(ConsentError::format(
-            field,
-            "must not contain control characters",
-        ));
-    }
+    crate::domain::check_free_text(s, max).map_err(|m| ConsentError::format(field, m))?;
     Ok(Some(s.to_owned()))
 }
 
