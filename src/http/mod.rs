@@ -129,6 +129,10 @@ client (RFC 8705 tls_client_auth). Required by the mTLS listener's handshake."
                         Scopes::from_iter([
                             ("AIS:<consentId>", "Read what one AIS consent grants"),
                             (
+                                "PIS:<paymentId>",
+                                "Read the one payment the PSU authorized",
+                            ),
+                            (
                                 "PIIS:<consentId>",
                                 "Confirm funds on the account of one confirmation-of-funds consent",
                             ),

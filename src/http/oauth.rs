@@ -305,6 +305,7 @@ pub async fn metadata(state: web::Data<AppState>) -> HttpResponse {
             "payments",
             "fundsconfirmations",
             "AIS:<consentId>",
+            "PIS:<paymentId>",
             "PIIS:<consentId>",
         ],
         tls_client_certificate_bound_access_tokens: true,
