@@ -12,7 +12,7 @@ use crate::domain::{Currency, Iban, Money};
 use crate::store::schema::{
     payment_outbox, payments, psu_exemption_counters, risk_decisions, trusted_payees,
 };
-use crate::store::{DbConn, StoreError, from_db_time, to_db_time};
+use crate::store::{DbConn, StoreError, from_db_time, insert_ignoring_conflicts, to_db_time};
 
 #[derive(Queryable)]
 struct PaymentRow {
@@ -248,20 +248,16 @@ pub fn exemption_counters(conn: &mut DbConn, psu: &str) -> Result<(u32, i64), Pa
 }
 
 fn ensure_counters(conn: &mut DbConn, psu: &str, now: OffsetDateTime) -> Result<(), PaymentError> {
-    let exists: i64 = psu_exemption_counters::table
-        .filter(psu_exemption_counters::psu_id.eq(psu))
-        .count()
-        .get_result(conn)?;
-    if exists == 0 {
-        diesel::insert_into(psu_exemption_counters::table)
-            .values((
-                psu_exemption_counters::psu_id.eq(psu),
-                psu_exemption_counters::low_value_count.eq(0),
-                psu_exemption_counters::low_value_total_minor.eq(0i64),
-                psu_exemption_counters::updated_at.eq(to_db_time(now)),
-            ))
-            .execute(conn)?;
-    }
+    // A concurrent first approval for the same PSU inserts nothing and moves on.
+    insert_ignoring_conflicts!(
+        conn,
+        diesel::insert_into(psu_exemption_counters::table).values((
+            psu_exemption_counters::psu_id.eq(psu),
+            psu_exemption_counters::low_value_count.eq(0),
+            psu_exemption_counters::low_value_total_minor.eq(0i64),
+            psu_exemption_counters::updated_at.eq(to_db_time(now)),
+        ))
+    )?;
     Ok(())
 }
 
@@ -327,15 +323,14 @@ pub fn trust(
     creditor: &str,
     now: OffsetDateTime,
 ) -> Result<(), PaymentError> {
-    if !is_trusted(conn, psu, creditor)? {
-        diesel::insert_into(trusted_payees::table)
-            .values((
-                trusted_payees::psu_id.eq(psu),
-                trusted_payees::creditor_iban.eq(creditor),
-                trusted_payees::created_at.eq(to_db_time(now)),
-            ))
-            .execute(conn)?;
-    }
+    insert_ignoring_conflicts!(
+        conn,
+        diesel::insert_into(trusted_payees::table).values((
+            trusted_payees::psu_id.eq(psu),
+            trusted_payees::creditor_iban.eq(creditor),
+            trusted_payees::created_at.eq(to_db_time(now)),
+        ))
+    )?;
     Ok(())
 }
 

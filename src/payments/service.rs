@@ -13,7 +13,9 @@ use super::model::{Payment, PaymentStatus, Product};
 use super::repo;
 use super::request::{PaymentLimits, PaymentRequest};
 use crate::clock::Clock;
-use crate::core::{BalanceType, BookingStatus, CoreBanking, PaymentId, PsuId, TransactionQuery};
+use crate::core::{
+    Account, BalanceType, BookingStatus, CoreBanking, PaymentId, PsuId, TransactionQuery,
+};
 use crate::domain::{Currency, Money};
 use crate::idempotency::{self, Claim, IdempotencyKey};
 use crate::risk::{self, Decision, Exemption, ExemptionState, Outcome, RiskConfig, RiskFacts};
@@ -157,7 +159,7 @@ impl PaymentService {
             status_changed_at: now,
             authorized_at: None,
         };
-        let decision = self.assess(&fresh, None).await?;
+        let decision = self.assess(&fresh, Some(&account), None).await?;
         if decision.outcome == Outcome::Reject {
             fresh.status = PaymentStatus::Rjct;
             fresh.reject_reason = Some(REJECTED_BY_RISK.to_owned());
@@ -329,7 +331,8 @@ impl PaymentService {
             self.reject(id, "psu-not-owner").await?;
             return Ok(PsuReview::NotOwner);
         }
-        let decision = self.assess(&payment, Some(id)).await?;
+        let account = self.core.account_by_iban(&payment.debtor).await?;
+        let decision = self.assess(&payment, account.as_ref(), Some(id)).await?;
         let now = self.clock.now();
         let explanation = risk::explain(&decision);
         let pid = id.to_owned();
@@ -457,26 +460,28 @@ impl PaymentService {
         Ok(approval)
     }
 
-    /// Gathers the facts about `payment` (from the core and the gateway's own
-    /// records) and asks the risk engine. `except` leaves the payment itself out
-    /// of the velocity counts once it is stored.
+    /// Gathers the facts about `payment` (from the core's view of the debtor
+    /// `account` and the gateway's own records) and asks the risk engine.
+    /// `except` leaves the payment itself out of the velocity counts once it is
+    /// stored.
     async fn assess(
         &self,
         payment: &Payment,
+        account: Option<&Account>,
         except: Option<&str>,
     ) -> Result<Decision, PaymentError> {
-        let (facts, state) = self.facts(payment, except).await?;
+        let (facts, state) = self.facts(payment, account, except).await?;
         Ok(risk::decide(&facts, &state, &self.settings.risk))
     }
 
     async fn facts(
         &self,
         payment: &Payment,
+        account: Option<&Account>,
         except: Option<&str>,
     ) -> Result<(RiskFacts, ExemptionState), PaymentError> {
         let now = self.clock.now();
-        let account = self.core.account_by_iban(&payment.debtor).await?;
-        let (history, balance) = match &account {
+        let (history, balance) = match account {
             Some(a) => {
                 let query = TransactionQuery {
                     status: BookingStatus::Booked,

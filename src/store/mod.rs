@@ -283,3 +283,16 @@ pub fn is_unique_violation(e: &diesel::result::Error) -> bool {
         diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
     )
 }
+
+/// Runs an `INSERT … ON CONFLICT DO NOTHING` on the inner connection: the SQL is
+/// the same on both backends, but diesel builds the clause only per backend, not
+/// for the multi-connection. Evaluates to the number of rows inserted.
+macro_rules! insert_ignoring_conflicts {
+    ($conn:expr, $insert:expr) => {
+        match $conn {
+            $crate::store::DbConn::Pg(c) => $insert.on_conflict_do_nothing().execute(c),
+            $crate::store::DbConn::Sqlite(c) => $insert.on_conflict_do_nothing().execute(c),
+        }
+    };
+}
+pub(crate) use insert_ignoring_conflicts;

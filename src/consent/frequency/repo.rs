@@ -19,19 +19,7 @@ use time::Date;
 use super::AisEndpoint;
 use crate::consent::ConsentId;
 use crate::store::schema::{ais_access_counts, ais_listings};
-use crate::store::{DbConn, StoreError};
-
-/// Runs an `INSERT … ON CONFLICT DO NOTHING` on the inner connection: the SQL is
-/// the same on both backends, but diesel builds the clause only per backend, not
-/// for the multi-connection.
-macro_rules! insert_ignoring_conflicts {
-    ($conn:expr, $insert:expr) => {
-        match $conn {
-            DbConn::Pg(c) => $insert.on_conflict_do_nothing().execute(c),
-            DbConn::Sqlite(c) => $insert.on_conflict_do_nothing().execute(c),
-        }
-    };
-}
+use crate::store::{DbConn, StoreError, insert_ignoring_conflicts};
 
 /// The account column of the account list, which names no account.
 const NO_ACCOUNT: &str = "";
